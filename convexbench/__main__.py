@@ -1,0 +1,5 @@
+"""``python -m convexbench``."""
+
+from convexbench.cli import main
+
+raise SystemExit(main())
