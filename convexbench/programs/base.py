@@ -63,6 +63,7 @@ class ConvexProgram:
     """Base class of the convex programs (relu2, gated2, relu3)."""
 
     model: str = "base"
+    exact_groups: bool = False  # True when the groups are every pattern/atom of the data
 
     def __init__(self, X: np.ndarray, y: np.ndarray, beta: float, loss: str | Loss = "squared"):
         self.X, self.y = check_data(X, y)

@@ -132,9 +132,10 @@ def two_layer_blocks(
     P, d = len(patterns), X.shape[1]
     V, W = np.zeros((P, d)), np.zeros((P, d))
     for u, a in zip(network.U.T, network.a, strict=True):
-        if a == 0 or not np.any(u):
-            continue
-        key = (X @ u >= 0).tobytes()
+        pattern = X @ u >= 0
+        if a == 0 or not np.any(u) or not pattern.any():
+            continue  # a neuron that contributes nothing
+        key = pattern.tobytes()
         if key not in index:
             raise ValueError("a neuron's sign pattern is not among the program's patterns")
         i = index[key]

@@ -1,0 +1,33 @@
+"""Non-convex baselines: SGD (momentum) and Adam on the exact objectives of MATH.md §2-3.
+
+Numpy only, hand-written gradients; see :func:`train_two_layer` and :func:`train_three_layer`.
+"""
+
+from convexbench.baselines.optimizers import SGD, Adam, Optimizer, default_lr, make_optimizer
+from convexbench.baselines.records import Network, TrainResult, accuracy, predict_labels
+from convexbench.baselines.three_layer import (
+    init_three_layer,
+    project_form_a,
+    three_layer_gradient,
+    train_three_layer,
+)
+from convexbench.baselines.two_layer import init_two_layer, train_two_layer, two_layer_gradient
+
+__all__ = [
+    "SGD",
+    "Adam",
+    "Network",
+    "Optimizer",
+    "TrainResult",
+    "accuracy",
+    "default_lr",
+    "init_three_layer",
+    "init_two_layer",
+    "make_optimizer",
+    "predict_labels",
+    "project_form_a",
+    "three_layer_gradient",
+    "train_three_layer",
+    "train_two_layer",
+    "two_layer_gradient",
+]

@@ -1,0 +1,92 @@
+"""Two-layer gated ReLU network: an unconstrained group lasso (MATH.md §2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cvxpy as cp
+import numpy as np
+
+from convexbench.losses import Loss
+from convexbench.programs.base import CvxpyModel, Solution
+from convexbench.programs.relu2 import TwoLayerPatternProgram
+
+
+@dataclass(frozen=True)
+class GatedNetwork:
+    """f(X) = sum_j 1[X g_j >= 0] * (X u_j) a_j with fixed gates g_j (columns of ``gates``).
+
+    On the training data the gates are the program's patterns; ``gates`` (d x m) extends them
+    to new data and may be None when the patterns were given without directions.
+    """
+
+    U: np.ndarray  # (d, m)
+    a: np.ndarray  # (m,)
+    train_masks: np.ndarray  # (n, m) 0/1 gates on the training data
+    gates: np.ndarray | None = None
+
+    def predict(self, X: np.ndarray, masks: np.ndarray | None = None) -> np.ndarray:
+        if masks is None:
+            if self.gates is None:
+                raise ValueError("this gated network has no gate vectors for new data")
+            masks = (X @ self.gates >= 0).astype(float)
+        return (masks * (X @ self.U)) @ self.a
+
+    def penalty(self, beta: float) -> float:
+        return 0.5 * beta * float(np.sum(self.U**2) + np.sum(self.a**2))
+
+
+class GatedRelu2Program(TwoLayerPatternProgram):
+    """min L(sum_i D_i X u_i, y) + beta sum_i ||u_i||: the gated ReLU relaxation."""
+
+    model = "gated2"
+
+    def __init__(self, X, y, patterns, beta, loss: str | Loss = "squared",
+                 gates: np.ndarray | None = None):
+        super().__init__(X, y, patterns, beta, loss)
+        if gates is not None:
+            gates = np.asarray(gates, dtype=float)
+            raw = np.asarray(patterns, dtype=bool)
+            gates = gates[raw.any(axis=1)]
+        self.gates = gates  # (P, d) generating directions, if known
+
+    def block_shapes(self):
+        return {"U": (self.n_groups, self.d)}
+
+    def size(self):
+        return {"variables": self.n_groups * self.d, "soc_cones": self.n_groups, "linear_rows": 0}
+
+    def predict(self, solution: Solution) -> np.ndarray:
+        return self._masked_products(solution["U"])
+
+    def group_norms(self, solution):
+        return np.linalg.norm(solution["U"], axis=1)
+
+    def dual_pricing(self, lam):
+        G = (self.masks * lam[:, None]).T @ self.X
+        return float(np.linalg.norm(G, axis=1).max(initial=0.0))
+
+    def _build_cvxpy(self):
+        U = cp.Variable((self.d, self.n_groups), name="U")
+        prediction = cp.sum(cp.multiply(self.masks, self.X @ U), axis=1)
+        objective = self.loss.cvxpy(prediction, self.y) + self.beta * cp.sum(cp.norm(U, 2, axis=0))
+        return CvxpyModel(cp.Problem(cp.Minimize(objective)), {"U": U}, prediction)
+
+    def reconstruct(self, solution: Solution, rel_tol: float = 0.0) -> GatedNetwork:
+        U = solution["U"]
+        norms = np.linalg.norm(U, axis=1)
+        keep = norms > rel_tol * float(norms.max(initial=0.0))
+        if not np.any(keep):
+            keep[:1] = True
+        root = np.sqrt(norms[keep])
+        safe = np.where(root > 0, root, 1.0)
+        return GatedNetwork(
+            U=(U[keep] / safe[:, None]).T,
+            a=root,
+            train_masks=self.masks[:, keep],
+            gates=None if self.gates is None else self.gates[keep].T,
+        )
+
+    def nonconvex_objective(self, network: GatedNetwork) -> float:
+        z = network.predict(self.X, masks=network.train_masks)
+        return self.loss.value(z, self.y) + network.penalty(self.beta)
