@@ -65,7 +65,9 @@ def dual_value(program: ConvexProgram, direction: np.ndarray) -> float:
         return 0.0
     t_max = min(t_max, 1.0 / p_max)
     result = minimize_scalar(
-        lambda t: loss.conjugate(t * direction, y), bounds=(0.0, t_max), method="bounded",
+        lambda t: loss.conjugate(t * direction, y),
+        bounds=(0.0, t_max),
+        method="bounded",
         options={"xatol": 1e-12 * max(t_max, 1.0)},
     )
     best = -float(result.fun)

@@ -173,4 +173,3 @@ def _vertex_cells(Z: np.ndarray, chunk: int) -> tuple[np.ndarray, np.ndarray]:
     zero_rows = np.linalg.norm(Z, axis=1) <= 1e-12 * scale
     cells[:, zero_rows] = True  # 1[0 >= 0]
     return cells, np.concatenate(points, axis=0)
-

@@ -12,8 +12,17 @@ from convexbench.certificates import certify
 from convexbench.errors import UnavailableError, UserError
 from convexbench.programs.base import ConvexProgram
 
-__all__ = ["Backend", "BackendInfo", "RawRun", "SolveResult", "Preset", "PRESETS",
-           "all_backends", "get_backend", "solve"]
+__all__ = [
+    "Backend",
+    "BackendInfo",
+    "RawRun",
+    "SolveResult",
+    "Preset",
+    "PRESETS",
+    "all_backends",
+    "get_backend",
+    "solve",
+]
 
 
 def all_backends() -> dict[str, Backend]:
@@ -72,8 +81,13 @@ def certify_run(program, raw: RawRun, backend, version, preset: Preset, wall, pe
         solver_objective=raw.solver_objective,
         certificate=certificate,
         solution=raw.solution,
-        times={"build": raw.build_seconds, "compile": raw.compile_seconds,
-               "solve": raw.solve_seconds, "wall": wall, "certify": certify_seconds},
+        times={
+            "build": raw.build_seconds,
+            "compile": raw.compile_seconds,
+            "solve": raw.solve_seconds,
+            "wall": wall,
+            "certify": certify_seconds,
+        },
         peak_memory_mb=peak_mb,
         iterations=raw.iterations,
         message=raw.message,

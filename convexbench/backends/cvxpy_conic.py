@@ -38,18 +38,18 @@ class SolverSpec:
 
 
 def _clarabel(p: Preset, time_limit, threads):
-    opts = {"tol_gap_abs": p.tol, "tol_gap_rel": p.tol, "tol_feas": p.tol, "max_iter": 500}
+    opts = {"tol_gap_abs": p.solver_tol, "tol_gap_rel": p.solver_tol, "tol_feas": p.solver_tol, "max_iter": 500}
     if time_limit:
         opts["time_limit"] = float(time_limit)
     return opts
 
 
 def _ecos(p: Preset, time_limit, threads):
-    return {"abstol": p.tol, "reltol": p.tol, "feastol": p.tol, "max_iters": 500}
+    return {"abstol": p.solver_tol, "reltol": p.solver_tol, "feastol": p.solver_tol, "max_iters": 500}
 
 
 def _scs(p: Preset, time_limit, threads):
-    opts = {"eps_abs": p.tol, "eps_rel": p.tol, "max_iters": p.max_iter * 10}
+    opts = {"eps_abs": p.solver_tol, "eps_rel": p.solver_tol, "max_iters": p.max_iter * 10}
     if time_limit:
         opts["time_limit_secs"] = float(time_limit)
     return opts

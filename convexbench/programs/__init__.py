@@ -14,8 +14,18 @@ from convexbench.programs.relu3 import Relu3Program
 
 MODELS = ("relu2", "gated2", "relu3")
 
-__all__ = ["MODELS", "Atoms", "ConvexProgram", "CvxpyModel", "GatedNetwork", "GatedRelu2Program",
-           "Relu2Program", "Relu3Program", "Solution", "make_program"]
+__all__ = [
+    "MODELS",
+    "Atoms",
+    "ConvexProgram",
+    "CvxpyModel",
+    "GatedNetwork",
+    "GatedRelu2Program",
+    "Relu2Program",
+    "Relu3Program",
+    "Solution",
+    "make_program",
+]
 
 
 def make_program(
@@ -40,7 +50,9 @@ def make_program(
         try:
             patterns = int(patterns)
         except (TypeError, ValueError):
-            raise UserError(f"--patterns must be 'all' or a positive integer, got {patterns!r}") from None
+            raise UserError(
+                f"--patterns must be 'all' or a positive integer, got {patterns!r}"
+            ) from None
         if patterns < 1:
             raise UserError("--patterns must be at least 1")
     if model in ("relu2", "gated2"):
@@ -56,7 +68,9 @@ def make_program(
     elif model == "relu3":
         if m1 < 1:
             raise UserError("--m1 must be at least 1")
-        atoms = enumerate_atoms(X, m1, limit=limit) if exact else sample_atoms(X, patterns, m1, seed)
+        atoms = (
+            enumerate_atoms(X, m1, limit=limit) if exact else sample_atoms(X, patterns, m1, seed)
+        )
         program = Relu3Program(X, y, atoms, beta, loss, form=form)
     else:
         raise UserError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")

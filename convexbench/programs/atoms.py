@@ -31,9 +31,7 @@ class Atoms:
     def keys(self) -> np.ndarray:
         """One boolean row per atom (for de-duplication)."""
         G = len(self)
-        return np.concatenate(
-            [self.first.reshape(G, -1), self.signs > 0, self.second], axis=1
-        )
+        return np.concatenate([self.first.reshape(G, -1), self.signs > 0, self.second], axis=1)
 
     def take(self, index: np.ndarray) -> Atoms:
         return Atoms(self.first[index], self.signs[index], self.second[index])
@@ -47,8 +45,10 @@ def _canonical(first: np.ndarray, signs: np.ndarray) -> tuple[np.ndarray, np.nda
     order = np.lexsort(packed.transpose(2, 0, 1)[::-1], axis=-1) if m1 > 1 else None
     if order is None:
         return first, signs
-    return (np.take_along_axis(first, order[:, :, None], axis=1),
-            np.take_along_axis(signs, order, axis=1))
+    return (
+        np.take_along_axis(first, order[:, :, None], axis=1),
+        np.take_along_axis(signs, order, axis=1),
+    )
 
 
 def sample_atoms(X: np.ndarray, n_samples: int, m1: int, seed: int = 0) -> Atoms:

@@ -167,5 +167,11 @@ class ConvexProgram:
         raise NotImplementedError
 
     def describe(self) -> dict[str, Any]:
-        return {"model": self.model, "loss": self.loss.name, "n": self.n, "d": self.d,
-                "beta": self.beta, "n_patterns": self.n_groups}
+        return {
+            "model": self.model,
+            "loss": self.loss.name,
+            "n": self.n,
+            "d": self.d,
+            "beta": self.beta,
+            "n_patterns": self.n_groups,
+        }

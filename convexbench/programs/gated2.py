@@ -41,8 +41,9 @@ class GatedRelu2Program(TwoLayerPatternProgram):
 
     model = "gated2"
 
-    def __init__(self, X, y, patterns, beta, loss: str | Loss = "squared",
-                 gates: np.ndarray | None = None):
+    def __init__(
+        self, X, y, patterns, beta, loss: str | Loss = "squared", gates: np.ndarray | None = None
+    ):
         super().__init__(X, y, patterns, beta, loss)
         if gates is not None:
             gates = np.asarray(gates, dtype=float)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
@@ -22,10 +24,11 @@ class Relu3Program(ConvexProgram):
     """
 
     model = "relu3"
-    pricing_exact = False
+    pricing_exact = True  # up to the 1e-10 tolerance of the pricing SOCPs
 
-    def __init__(self, X, y, atoms: Atoms, beta: float, loss: str | Loss = "squared",
-                 form: str = "A"):
+    def __init__(
+        self, X, y, atoms: Atoms, beta: float, loss: str | Loss = "squared", form: str = "A"
+    ):
         super().__init__(X, y, beta, loss)
         if form not in FORMS:
             raise UserError(f"unknown regularizer form {form!r}; choose A, B or C")
@@ -35,8 +38,7 @@ class Relu3Program(ConvexProgram):
             raise UserError("no atom to build the program on")
         self.atoms = atoms
         self.form = form
-        G, m1 = len(atoms), atoms.m1
-        self.m1 = m1
+        self.m1 = atoms.m1
         # (n, G, m1) masks and signs, and (n, G) second-layer masks
         self.first = np.ascontiguousarray(atoms.first.transpose(2, 0, 1)).astype(float)
         self.first_signs = atoms.signs[None, :, :] * (2.0 * self.first - 1.0)
@@ -52,8 +54,11 @@ class Relu3Program(ConvexProgram):
 
     def size(self):
         G, m1, d, n = self.n_groups, self.m1, self.d, self.n
-        return {"variables": 2 * G * m1 * d, "soc_cones": 2 * G * m1,
-                "linear_rows": 2 * G * (m1 + 1) * n}
+        return {
+            "variables": 2 * G * m1 * d,
+            "soc_cones": 2 * G * m1,
+            "linear_rows": 2 * G * (m1 + 1) * n,
+        }
 
     def describe(self):
         out = super().describe()
@@ -74,13 +79,21 @@ class Relu3Program(ConvexProgram):
         return np.einsum("ng,ng->n", self.second, H - Hp)
 
     def group_norms(self, solution):
-        return np.concatenate([np.linalg.norm(solution["W"], axis=2).ravel(),
-                               np.linalg.norm(solution["Wp"], axis=2).ravel()])
+        return np.concatenate(
+            [
+                np.linalg.norm(solution["W"], axis=2).ravel(),
+                np.linalg.norm(solution["Wp"], axis=2).ravel(),
+            ]
+        )
 
     def atom_norms(self, solution) -> np.ndarray:
         """T_g = sum_j ||w_gj|| for the positive then the negative atoms, shape (2G,)."""
-        return np.concatenate([np.linalg.norm(solution["W"], axis=2).sum(1),
-                               np.linalg.norm(solution["Wp"], axis=2).sum(1)])
+        return np.concatenate(
+            [
+                np.linalg.norm(solution["W"], axis=2).sum(1),
+                np.linalg.norm(solution["Wp"], axis=2).sum(1),
+            ]
+        )
 
     def n_active(self, solution, rel_tol: float = 1e-6) -> int:
         norms = self.atom_norms(solution)
@@ -97,20 +110,88 @@ class Relu3Program(ConvexProgram):
             worst = max(worst, float(np.max(-signs2 * H, initial=0.0)))
         return worst
 
-    def dual_pricing(self, lam):
-        """Relaxation: drop the second-layer cone; then the price of atom g is
-        max_j ||projection of X^T D1gj D2g lam onto the first-layer cone of neuron j||."""
+    def dual_pricing(self, lam, exact: bool = True, batch: int = 64):
+        """max over atoms and signs of max { +-lam^T D2 sum_j D1j X q_j : q in the atom's cone,
+        sum_j ||q_j|| <= 1 }.
+
+        Branch and bound: the cone-free bound max_j ||X^T D1j D2 lam|| orders the atoms, the
+        relaxation without the second-layer cone (an NNLS projection per neuron) prunes them,
+        and the survivors are priced exactly in batches by one small SOCP each (solved with
+        Clarabel to 1e-10).  With ``exact=False`` only the relaxation is used (a valid but
+        loose bound).
+        """
         weights = self.first * (self.second * lam[:, None])[:, :, None]  # (n, G, m1)
-        Gm = np.einsum("ngm,nd->gmd", weights, self.X).reshape(-1, self.d)
-        cheap = np.linalg.norm(Gm, axis=1)
-        signs = self.first_signs.reshape(self.n, -1)
+        Gm = np.einsum("ngm,nd->gmd", weights, self.X)  # (G, m1, d)
+        cheap = np.linalg.norm(Gm, axis=2).max(axis=1)  # (G,), the same for both signs
+        order = np.argsort(-cheap)
         best = 0.0
-        for k in np.argsort(-cheap):
-            if cheap[k] <= best:
+        pending: list[tuple[int, float]] = []
+        for position, g in enumerate(order):
+            if cheap[g] <= best:
                 break
-            rows = signs[:, k][:, None] * self.X
-            best = max(best, cone_support(Gm[k], rows), cone_support(-Gm[k], rows))
+            for sign in (1.0, -1.0):
+                relaxed = max(
+                    cone_support(sign * Gm[g, j], self.first_signs[:, g, j][:, None] * self.X)
+                    for j in range(self.m1)
+                )
+                if relaxed <= best:
+                    continue
+                if not exact:
+                    best = relaxed
+                    continue
+                pending.append((g, sign))
+            last = position == len(order) - 1 or cheap[order[position + 1]] <= best
+            if pending and (len(pending) >= batch or last):
+                best = max(best, float(self._exact_prices(lam, pending).max()))
+                pending = []
+        if pending:
+            best = max(best, float(self._exact_prices(lam, pending).max()))
         return best
+
+    def _exact_prices(self, lam: np.ndarray, items: list[tuple[int, float]]) -> np.ndarray:
+        """Exact prices of (atom, sign) pairs: one SOCP, separable across the pairs."""
+        B, m1, n, d = len(items), self.m1, self.n, self.d
+        atoms = np.array([g for g, _ in items])
+        signs = np.array([s for _, s in items])
+        first = self.first[:, atoms, :].reshape(n, B * m1)
+        first_signs = self.first_signs[:, atoms, :].reshape(n, B * m1)
+        second = self.second[:, atoms]
+        agg = sp.csr_matrix(
+            (np.ones(B * m1), (np.arange(B * m1), np.repeat(np.arange(B), m1))), shape=(B * m1, B)
+        )
+        coef = first * np.repeat(second * signs[None, :] * lam[:, None], m1, axis=1)
+        Q = cp.Variable((d, B * m1))
+        XQ = self.X @ Q
+        constraints = [
+            cp.multiply(first_signs, XQ) >= 0,
+            cp.multiply(2.0 * second - 1.0, cp.multiply(first, XQ) @ agg) >= 0,
+            agg.T @ cp.norm(Q, 2, axis=0) <= 1,
+        ]
+        problem = cp.Problem(cp.Maximize(cp.sum(cp.multiply(coef, XQ))), constraints)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                problem.solve(
+                    solver="CLARABEL", tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10
+                )
+        except cp.error.SolverError:
+            problem.value = None
+        if Q.value is None:  # fall back to the relaxation's bound
+            return np.array(
+                [
+                    max(
+                        cone_support(
+                            s * (self.X.T @ (self.first[:, g, j] * self.second[:, g] * lam)),
+                            self.first_signs[:, g, j][:, None] * self.X,
+                        )
+                        for j in range(m1)
+                    )
+                    for g, s in items
+                ]
+            )
+        values = np.asarray((coef * (self.X @ Q.value)).sum(axis=0)) @ agg
+        budget = np.asarray(np.linalg.norm(Q.value, axis=0) @ agg)
+        return np.asarray(values).ravel() / np.maximum(np.asarray(budget).ravel(), 1.0)
 
     # -- cvxpy ---------------------------------------------------------------------------
     def _build_cvxpy(self):
@@ -134,8 +215,9 @@ class Relu3Program(ConvexProgram):
         prediction = outputs[0] - outputs[1]
         penalty = cp.sum(cp.norm(W, 2, axis=0)) + cp.sum(cp.norm(Wp, 2, axis=0))
         objective = self.loss.cvxpy(prediction, self.y) + self.beta * penalty
-        return CvxpyModel(cp.Problem(cp.Minimize(objective), constraints), {"W": W, "Wp": Wp},
-                          prediction)
+        return CvxpyModel(
+            cp.Problem(cp.Minimize(objective), constraints), {"W": W, "Wp": Wp}, prediction
+        )
 
     def _from_variable_layout(self, name, value):
         return value.T.reshape(self.n_groups, self.m1, self.d)
@@ -170,8 +252,9 @@ class Relu3Program(ConvexProgram):
                 w2s.append(w2 * np.sqrt(T)[:, None])
                 w3s.append(sign * np.sqrt(T))
         if not W1s:
-            return ThreeLayerNetwork(np.zeros((1, self.d, self.m1)), np.zeros((1, self.m1)),
-                                     np.zeros(1))
+            return ThreeLayerNetwork(
+                np.zeros((1, self.d, self.m1)), np.zeros((1, self.m1)), np.zeros(1)
+            )
         return ThreeLayerNetwork(np.concatenate(W1s), np.concatenate(w2s), np.concatenate(w3s))
 
     def nonconvex_objective(self, network: ThreeLayerNetwork) -> float:
@@ -187,8 +270,11 @@ class Relu3Program(ConvexProgram):
         first = pre >= 0
         h = np.einsum("kmn,km->kn", np.maximum(pre, 0), network.w2)
         signs = np.where(network.w2 >= 0, 1.0, -1.0)
-        blocks = (np.abs(network.w3)[:, None, None] * network.w2[:, :, None]
-                  * network.W1.transpose(0, 2, 1))  # (K, m1, d)
+        blocks = (
+            np.abs(network.w3)[:, None, None]
+            * network.w2[:, :, None]
+            * network.W1.transpose(0, 2, 1)
+        )  # (K, m1, d)
         order_first, order_signs = _canonical(first, signs)
         for k in range(network.n_subnetworks):
             if network.w3[k] == 0 or not np.any(blocks[k]):

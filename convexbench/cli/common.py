@@ -1,0 +1,65 @@
+"""Arguments and helpers shared by several subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any
+
+import numpy as np
+
+from convexbench.errors import UserError
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument(
+        "--data",
+        metavar="FILE.npz",
+        help="arrays X (n x d) and y (n), optionally X_test and y_test",
+    )
+    group.add_argument(
+        "--dataset",
+        metavar="NAME",
+        help="a registered dataset, e.g. uci:blood, fashion-mnist:0v9,n=100, "
+        "synthetic:teacher2,n=200,d=10 (see `convexbench datasets list`)",
+    )
+
+
+def load_data_from_args(args: argparse.Namespace):
+    """(X, y, X_test, y_test, name) from ``--data`` or ``--dataset``."""
+    if getattr(args, "data", None):
+        from convexbench.io import load_npz
+
+        X, y, X_test, y_test = load_npz(args.data)
+        return X, y, X_test, y_test, args.data
+    try:
+        from convexbench.data import load_dataset
+    except ImportError:
+        raise UserError("dataset support is not available in this installation") from None
+    ds = load_dataset(args.dataset, seed=getattr(args, "seed", 0) or 0)
+    return ds.X_train, ds.y_train, ds.X_test, ds.y_test, ds.name
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        f = float(value)
+        return f if math.isfinite(f) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.ndarray):
+        return _clean(value.tolist())
+    return value
+
+
+def print_json(record: Any) -> None:
+    json.dump(_clean(record), sys.stdout, indent=2)
+    sys.stdout.write("\n")

@@ -1,0 +1,149 @@
+"""``convexbench solve``: solve one convex program and certify the answer."""
+
+from __future__ import annotations
+
+import argparse
+
+from convexbench.cli.common import add_data_arguments, load_data_from_args, print_json
+from convexbench.losses import LOSSES
+from convexbench.programs import MODELS
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "solve",
+        help="solve one convex training program and verify the answer",
+        description=(
+            "Build the convex program of a ReLU network on the data, solve it with a backend, "
+            "verify the answer independently (recomputed objective, cone violation, dual gap) "
+            "and reconstruct the non-convex network. Exit 0 on a verified solve, 1 when the "
+            "answer is not verified, 2 on a usage error, 3 when the backend is unavailable."
+        ),
+    )
+    add_data_arguments(parser)
+    parser.add_argument(
+        "--model",
+        choices=MODELS,
+        default="relu2",
+        help="relu2: two-layer ReLU; gated2: gated ReLU relaxation; relu3: "
+        "three-layer parallel ReLU (default relu2)",
+    )
+    parser.add_argument("--beta", type=float, required=True, help="regularization weight (> 0)")
+    parser.add_argument(
+        "--loss",
+        choices=tuple(LOSSES),
+        default="squared",
+        help="squared (default), hinge or logistic (±1 labels)",
+    )
+    parser.add_argument(
+        "--patterns",
+        default="100",
+        metavar="all|N",
+        help="'all' enumerates every sign pattern (atom for relu3) exactly; N "
+        "samples N random directions (sub-networks) (default 100)",
+    )
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="refuse exact enumeration beyond this many patterns/atoms",
+    )
+    parser.add_argument(
+        "--m1", type=int, default=2, help="relu3: first-layer neurons per sub-network (default 2)"
+    )
+    parser.add_argument(
+        "--form",
+        choices=("A", "B"),
+        default="A",
+        help="relu3: regularizer form the network is mapped to (default A)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of pattern sampling")
+    parser.add_argument(
+        "--backend",
+        default="clarabel",
+        help="solver backend (default clarabel; see `convexbench backends`)",
+    )
+    parser.add_argument(
+        "--accuracy",
+        default="medium",
+        choices=("low", "medium", "high"),
+        help="accuracy preset: low 1e-4, medium 1e-6 (default), high 1e-8",
+    )
+    parser.add_argument(
+        "--time-limit", type=float, default=None, metavar="S", help="wall-clock limit in seconds"
+    )
+    parser.add_argument(
+        "--memory-limit",
+        type=float,
+        default=None,
+        metavar="MB",
+        help="memory cap in MB (runs the solve in an isolated child process)",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from convexbench.training import train_convex
+
+    X, y, X_test, y_test, name = load_data_from_args(args)
+    options = {}
+    if args.memory_limit is not None:
+        options.update(isolate=True, memory_limit_mb=args.memory_limit)
+    training = train_convex(
+        X,
+        y,
+        model=args.model,
+        beta=args.beta,
+        loss=args.loss,
+        patterns=args.patterns,
+        m1=args.m1,
+        form=args.form,
+        seed=args.seed,
+        backend=args.backend,
+        accuracy_preset=args.accuracy,
+        time_limit=args.time_limit,
+        X_test=X_test,
+        y_test=y_test,
+        limit=args.limit,
+        **options,
+    )
+    record = {"data": name, **training.record}
+    if args.json:
+        print_json(record)
+    else:
+        print(_human(record))
+    return 0 if record["verified"] else 1
+
+
+def _human(r: dict) -> str:
+    lines = [
+        f"{r['model']} ({r['loss']} loss) on {r['data']}: n={r['n']}, d={r['d']}, "
+        f"beta={r['beta']:g}, "
+        f"{r['n_patterns']} {'atoms' if r['model'] == 'relu3' else 'patterns'}"
+        f"{' (all)' if r['exact_patterns'] else ''}",
+        f"backend {r['backend']} {r['backend_version'] or ''}: status {r['status']}, "
+        f"{'VERIFIED' if r['verified'] else 'NOT verified'}",
+    ]
+    if r.get("objective") is not None:
+        network = r.get("nonconvex_objective")
+        network = float("nan") if network is None else network
+        lines.append(f"objective {r['objective']:.10g}  (network: {network:.10g})")
+        gap_kind = "exact" if r.get("gap_exact") else "bound"
+        lines.append(
+            f"relative gap {r['relative_gap']:.2e} ({gap_kind}), max violation "
+            f"{r['max_violation']:.2e}, nonzero groups {r.get('n_active')}"
+        )
+        if r.get("globally_optimal"):
+            lines.append("globally optimal for the non-convex training problem (all patterns)")
+    t = r["times"]
+    lines.append(
+        f"time: build {t['build']:.3f}s, compile {t['compile']:.3f}s, solve {t['solve']:.3f}s, "
+        f"wall {t['wall']:.3f}s; peak memory {r['peak_memory_mb']:.0f} MB"
+    )
+    if r.get("test_accuracy") is not None:
+        lines.append(
+            f"train accuracy {r.get('train_accuracy', float('nan')):.3f}, "
+            f"test accuracy {r['test_accuracy']:.3f}"
+        )
+    return "\n".join(lines)

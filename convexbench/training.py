@@ -1,0 +1,121 @@
+"""Convex training end to end: data -> program -> backend -> certified result -> network.
+
+This is the Python API behind ``convexbench solve`` and the experiments.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from convexbench.backends import SolveResult, solve
+from convexbench.programs import make_program
+from convexbench.programs.base import ConvexProgram
+
+
+@dataclass(frozen=True)
+class ConvexTraining:
+    """A certified convex training run and the network it reconstructs."""
+
+    program: ConvexProgram
+    result: SolveResult
+    network: Any | None
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+def accuracy(predictions: np.ndarray, y: np.ndarray) -> float:
+    """Fraction of ±1 labels whose sign is predicted (a prediction of 0 counts as +1)."""
+    return float(np.mean(np.where(predictions >= 0, 1.0, -1.0) == y))
+
+
+def is_pm1(y: np.ndarray) -> bool:
+    return bool(np.all(np.isin(y, (-1.0, 1.0))))
+
+
+def train_convex(
+    X: np.ndarray,
+    y: np.ndarray,
+    model: str = "relu2",
+    beta: float = 1e-2,
+    loss: str = "squared",
+    patterns: str | int = 100,
+    m1: int = 2,
+    form: str = "A",
+    seed: int = 0,
+    backend: str = "clarabel",
+    accuracy_preset: str = "medium",
+    time_limit: float | None = None,
+    X_test: np.ndarray | None = None,
+    y_test: np.ndarray | None = None,
+    limit: int | None = None,
+    **solve_options: Any,
+) -> ConvexTraining:
+    """Build the program, solve it with ``backend``, certify it and reconstruct the network."""
+    start = time.perf_counter()
+    kwargs = {} if limit is None else {"limit": limit}
+    program = make_program(
+        model, X, y, beta, loss=loss, patterns=patterns, m1=m1, form=form, seed=seed, **kwargs
+    )
+    groups_seconds = time.perf_counter() - start
+    result = solve(
+        program, backend=backend, accuracy=accuracy_preset, time_limit=time_limit, **solve_options
+    )
+    record: dict[str, Any] = program.describe()
+    record.update(
+        {
+            "patterns": "all" if program.exact_groups else int(patterns),
+            "exact_patterns": program.exact_groups,
+            "seed": seed,
+            "backend": result.backend,
+            "backend_version": result.backend_version,
+            "accuracy": result.accuracy,
+            "status": result.status,
+            "raw_status": result.raw_status,
+            "verified": result.verified,
+            "status_agrees": result.status_agrees,
+            "objective": result.objective,
+            "solver_objective": result.solver_objective,
+            "times": {"patterns": groups_seconds, **result.times},
+            "peak_memory_mb": result.peak_memory_mb,
+            "iterations": result.iterations,
+            "message": result.message,
+            "size": program.size(),
+        }
+    )
+    cert = result.certificate
+    network = None
+    if cert is not None:
+        record.update(
+            {
+                "max_violation": cert.max_violation,
+                "gap": cert.gap,
+                "relative_gap": cert.relative_gap,
+                "gap_exact": cert.gap_exact,
+                "dual_value": cert.dual_value,
+                "globally_optimal": bool(
+                    program.exact_groups and cert.gap_exact and result.verified
+                ),
+            }
+        )
+    if result.solution is not None and cert is not None and cert.finite:
+        network = program.reconstruct(result.solution)
+        record["nonconvex_objective"] = program.nonconvex_objective(network)
+        record["n_active"] = program.n_active(result.solution)
+        train_pred = program.predict(result.solution)
+        if is_pm1(program.y):
+            record["train_accuracy"] = accuracy(train_pred, program.y)
+        if X_test is not None and y_test is not None and hasattr(network, "predict"):
+            try:
+                test_pred = network.predict(X_test)
+            except ValueError:
+                test_pred = None
+            if test_pred is not None:
+                if is_pm1(y_test):
+                    record["test_accuracy"] = accuracy(test_pred, y_test)
+                record["test_loss"] = program.loss.value(test_pred, y_test) / len(y_test)
+    else:
+        record.update({"nonconvex_objective": None, "n_active": None})
+    return ConvexTraining(program, result, network, record)
