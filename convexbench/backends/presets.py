@@ -10,7 +10,7 @@ from convexbench.errors import UserError
 @dataclass(frozen=True)
 class Preset:
     """``tol`` is what the independent certificate must meet (relative gap and violation);
-    solvers are asked for ``solver_tol``, 100x tighter (capped at 1e-10), because a solver's
+    solvers are asked for ``solver_tol``, 1000x tighter (capped at 1e-10), because a solver's
     own stopping test is not our certificate and stopping exactly at ``tol`` fails it."""
 
     name: str
@@ -19,7 +19,7 @@ class Preset:
 
     @property
     def solver_tol(self) -> float:
-        return max(self.tol * 1e-2, 1e-10)
+        return max(self.tol * 1e-3, 1e-10)
 
 
 PRESETS = {
