@@ -28,6 +28,7 @@ __all__ = [
     "one_vs_rest",
     "rng_for",
     "standardize",
+    "standardize_inplace",
     "stratified_split",
     "to_pm1",
 ]
@@ -72,6 +73,20 @@ def standardize(
     """Standardize both parts with statistics of ``X_train`` only."""
     fitted = fit_standardizer(X_train)
     return fitted.apply(X_train), fitted.apply(X_test), fitted
+
+
+def standardize_inplace(X_train: np.ndarray, X_test: np.ndarray) -> Standardizer:
+    """Like :func:`standardize` but overwrites two float64 arrays (no big temporaries)."""
+    if X_train.shape[0] == 0:
+        raise UserError("cannot standardize an empty training set")
+    mean = X_train.mean(axis=0)
+    X_train -= mean
+    scale = np.sqrt(np.einsum("ij,ij->j", X_train, X_train) / X_train.shape[0])
+    scale = np.where(scale > 1e-12 * np.maximum(1.0, np.abs(mean)), scale, 1.0)
+    X_train /= scale
+    X_test -= mean
+    X_test /= scale
+    return Standardizer(mean=mean, scale=scale)
 
 
 def to_pm1(labels: np.ndarray, positive: int | float) -> np.ndarray:
