@@ -186,3 +186,35 @@ def test_sparsity_at_most_n_plus_one_and_falls_with_beta():
         counts.append(program.n_active(result.solution))
     assert all(c <= 25 + 1 for c in counts)
     assert counts[0] >= counts[1] >= counts[2]
+
+
+# -- global optimality with all patterns / atoms (claim 2, deterministic part) ------------
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), K=st.integers(1, 5))
+def test_every_three_layer_network_is_above_the_exact_atom_optimum(seed, K):
+    """Every random network maps into the exact-atom program with no larger objective."""
+    X, y = planted(6, 2, 11)
+    program = _exact_relu3()
+    rng = np.random.default_rng(seed)
+    network = ThreeLayerNetwork(
+        rng.standard_normal((K, 2, 2)), rng.standard_normal((K, 2)), rng.standard_normal(K)
+    )
+    solution = program.from_network(network)  # raises if an atom is missing
+    assert np.allclose(program.predict(solution), network.predict(X), atol=1e-9)
+    assert program.objective(solution) <= network.objective(X, y, 0.05, program.loss, "B") + 1e-9
+    assert _EXACT_RELU3_OPTIMUM[0] <= program.objective(solution) + 1e-7
+
+
+_EXACT_RELU3: list = []
+_EXACT_RELU3_OPTIMUM: list = []
+
+
+def _exact_relu3():
+    if not _EXACT_RELU3:
+        X, y = planted(6, 2, 11)
+        program = make_program("relu3", X, y, beta=0.05, patterns="all", m1=2)
+        _EXACT_RELU3.append(program)
+        _EXACT_RELU3_OPTIMUM.append(solve(program, "clarabel", accuracy="high").objective)
+    return _EXACT_RELU3[0]

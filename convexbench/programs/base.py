@@ -20,6 +20,7 @@ from convexbench.errors import UserError
 from convexbench.losses import Loss, get_loss
 
 Solution = dict[str, np.ndarray]
+DUAL_HINT = "dual_hint"  # optional solution entry: a candidate dual direction (length n)
 
 
 @dataclass
@@ -141,13 +142,28 @@ class ConvexProgram:
         start = time.perf_counter()
         model = self._build_cvxpy()
         model.build_seconds = time.perf_counter() - start
+        model.extra["hinge_margin"] = self.__dict__.pop("_hinge_margin", None)
         return model
 
     def _build_cvxpy(self) -> CvxpyModel:
         raise NotImplementedError
 
+    def _loss_term(self, prediction: cp.Expression) -> tuple[cp.Expression, list]:
+        """The loss in cvxpy.  The hinge loss is written with explicit slacks so that the
+        multipliers of its margin constraints give a dual hint (checked independently)."""
+        if self.loss.name != "hinge":
+            return self.loss.cvxpy(prediction, self.y), []
+        slack = cp.Variable(self.n, nonneg=True, name="hinge_slack")
+        margin = slack >= 1 - cp.multiply(self.y, prediction)
+        self._hinge_margin = margin
+        return cp.sum(slack), [margin]
+
     def solution_from_cvxpy(self, model: CvxpyModel) -> Solution:
         out = {}
+        margin = model.extra.get("hinge_margin")
+        if margin is not None and margin.dual_value is not None:
+            alpha = np.clip(np.asarray(margin.dual_value, dtype=float), 0.0, 1.0)
+            out[DUAL_HINT] = -self.y * alpha
         for name, var in model.variables.items():
             value = var.value
             if value is None:

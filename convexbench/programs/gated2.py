@@ -70,8 +70,11 @@ class GatedRelu2Program(TwoLayerPatternProgram):
     def _build_cvxpy(self):
         U = cp.Variable((self.d, self.n_groups), name="U")
         prediction = cp.sum(cp.multiply(self.masks, self.X @ U), axis=1)
-        objective = self.loss.cvxpy(prediction, self.y) + self.beta * cp.sum(cp.norm(U, 2, axis=0))
-        return CvxpyModel(cp.Problem(cp.Minimize(objective)), {"U": U}, prediction)
+        loss_term, loss_constraints = self._loss_term(prediction)
+        objective = loss_term + self.beta * cp.sum(cp.norm(U, 2, axis=0))
+        return CvxpyModel(
+            cp.Problem(cp.Minimize(objective), loss_constraints), {"U": U}, prediction
+        )
 
     def reconstruct(self, solution: Solution, rel_tol: float = 0.0) -> GatedNetwork:
         U = solution["U"]

@@ -78,11 +78,12 @@ class Relu2Program(TwoLayerPatternProgram):
         signs = 2.0 * self.masks - 1.0
         XV, XW = self.X @ V, self.X @ W
         prediction = cp.sum(cp.multiply(self.masks, XV - XW), axis=1)
-        objective = self.loss.cvxpy(prediction, self.y) + self.beta * (
+        loss_term, loss_constraints = self._loss_term(prediction)
+        objective = loss_term + self.beta * (
             cp.sum(cp.norm(V, 2, axis=0)) + cp.sum(cp.norm(W, 2, axis=0))
         )
         constraints = [cp.multiply(signs, XV) >= 0, cp.multiply(signs, XW) >= 0]
-        problem = cp.Problem(cp.Minimize(objective), constraints)
+        problem = cp.Problem(cp.Minimize(objective), constraints + loss_constraints)
         return CvxpyModel(problem, {"V": V, "W": W}, prediction)
 
     def reconstruct(self, solution: Solution, rel_tol: float = 0.0) -> TwoLayerNetwork:

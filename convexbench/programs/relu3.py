@@ -31,7 +31,12 @@ class Relu3Program(ConvexProgram):
     ):
         super().__init__(X, y, beta, loss)
         if form not in FORMS:
-            raise UserError(f"unknown regularizer form {form!r}; choose A, B or C")
+            raise UserError(f"unknown regularizer form {form!r}; choose A or B")
+        if form == "C":
+            raise UserError(
+                "form C (plain weight decay) is not equivalent to the convex program; "
+                "it exists for the non-convex baselines only"
+            )
         if atoms.first.shape[-1] != self.n or atoms.second.shape[-1] != self.n:
             raise UserError("the atoms were computed on data with a different number of rows")
         if len(atoms) == 0:
@@ -214,9 +219,12 @@ class Relu3Program(ConvexProgram):
             outputs.append(cp.sum(cp.multiply(self.second, H), axis=1))
         prediction = outputs[0] - outputs[1]
         penalty = cp.sum(cp.norm(W, 2, axis=0)) + cp.sum(cp.norm(Wp, 2, axis=0))
-        objective = self.loss.cvxpy(prediction, self.y) + self.beta * penalty
+        loss_term, loss_constraints = self._loss_term(prediction)
+        objective = loss_term + self.beta * penalty
         return CvxpyModel(
-            cp.Problem(cp.Minimize(objective), constraints), {"W": W, "Wp": Wp}, prediction
+            cp.Problem(cp.Minimize(objective), constraints + loss_constraints),
+            {"W": W, "Wp": Wp},
+            prediction,
         )
 
     def _from_variable_layout(self, name, value):
@@ -247,7 +255,7 @@ class Relu3Program(ConvexProgram):
                 W1s.append(U.transpose(0, 2, 1) * scale[:, None, None])
                 w2s.append(w2 * scale[:, None])
                 w3s.append(sign * scale)
-            else:  # forms A (and C, which is not equivalent) use the form-A scaling
+            else:  # form A
                 W1s.append(U.transpose(0, 2, 1))
                 w2s.append(w2 * np.sqrt(T)[:, None])
                 w3s.append(sign * np.sqrt(T))
