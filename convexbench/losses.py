@@ -9,11 +9,14 @@ labels in {-1, +1} and are summed over samples.  ``conjugate(lam, y)`` is
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import cvxpy as cp
 import numpy as np
 
 from convexbench.errors import UserError
+
+if TYPE_CHECKING:
+    import cvxpy as cp
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,8 @@ class SquaredLoss(Loss):
         return float(lam @ y + 0.5 * lam @ lam)
 
     def cvxpy(self, z, y):
+        import cvxpy as cp
+
         return 0.5 * cp.sum_squares(z - y)
 
 
@@ -78,6 +83,8 @@ class HingeLoss(Loss):
         return float(-np.clip(alpha, 0, 1).sum())
 
     def cvxpy(self, z, y):
+        import cvxpy as cp
+
         return cp.sum(cp.pos(1 - cp.multiply(y, z)))
 
 
@@ -103,6 +110,8 @@ class LogisticLoss(Loss):
         return float(ent.sum())
 
     def cvxpy(self, z, y):
+        import cvxpy as cp
+
         return cp.sum(cp.logistic(-cp.multiply(y, z)))
 
 

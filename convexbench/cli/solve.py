@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 
 from convexbench.cli.common import add_data_arguments, load_data_from_args, print_json
-from convexbench.losses import LOSSES
-from convexbench.programs import MODELS
+
+MODELS = ("relu2", "gated2", "relu3")  # convexbench.programs.MODELS, without importing cvxpy
+LOSSES = ("squared", "hinge", "logistic")
 
 
 def register(subparsers) -> None:
@@ -31,7 +32,7 @@ def register(subparsers) -> None:
     parser.add_argument("--beta", type=float, required=True, help="regularization weight (> 0)")
     parser.add_argument(
         "--loss",
-        choices=tuple(LOSSES),
+        choices=LOSSES,
         default="squared",
         help="squared (default), hinge or logistic (±1 labels)",
     )

@@ -1,0 +1,46 @@
+"""The command line as a whole: help texts and start-up cost."""
+
+import subprocess
+import sys
+
+import pytest
+
+from convexbench.cli import SUBCOMMANDS, build_parser, main
+
+
+def test_top_level_help_lists_every_written_subcommand(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    parser = build_parser()
+    written = parser._subparsers._group_actions[0].choices  # noqa: SLF001
+    assert {"solve", "patterns", "datasets"} <= set(written)
+    for name in written:
+        assert name in out
+
+
+@pytest.mark.parametrize("name", SUBCOMMANDS)
+def test_every_subcommand_has_help(name, capsys):
+    parser = build_parser()
+    choices = parser._subparsers._group_actions[0].choices  # noqa: SLF001
+    if name not in choices:
+        pytest.skip(f"{name} is not part of this build")
+    with pytest.raises(SystemExit) as exc:
+        main([name, "--help"])
+    assert exc.value.code == 0
+    assert len(capsys.readouterr().out.splitlines()) >= 3
+
+
+def test_help_does_not_import_the_solvers():
+    code = (
+        "import sys, convexbench.cli as c; c.build_parser(); "
+        "print(sorted(m for m in ('cvxpy', 'clarabel', 'scs') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_no_command_prints_help(capsys):
+    assert main([]) == 0
+    assert "usage" in capsys.readouterr().out
