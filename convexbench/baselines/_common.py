@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from convexbench.baselines._loop import LoopOutcome, LoopSettings
-from convexbench.baselines.optimizers import OPTIMIZERS, SCHEDULES, default_lr
+from convexbench.baselines.optimizers import OPTIMIZERS, SCHEDULES, default_clip, default_lr
 from convexbench.baselines.records import Network, TrainResult
 from convexbench.errors import UserError
 from convexbench.losses import Loss, get_loss
@@ -47,7 +47,7 @@ def resolve_settings(
     log_every: int | None,
     time_limit: float | None,
     schedule: str,
-    clip_norm: float | None,
+    clip_norm: float | None | str,
     diverge_factor: float,
 ) -> LoopSettings:
     """Validated loop settings with defaults filled in."""
@@ -71,6 +71,10 @@ def resolve_settings(
         raise UserError(f"lr must be positive and finite, got {lr}")
     if time_limit is not None and not time_limit > 0:
         raise UserError(f"time_limit must be positive, got {time_limit}")
+    if clip_norm == "auto":
+        clip_norm = default_clip(optimizer)
+    if isinstance(clip_norm, str):
+        raise UserError(f"clip_norm must be a number, None or 'auto', got {clip_norm!r}")
     if clip_norm is not None and not clip_norm > 0:
         raise UserError(f"clip_norm must be positive, got {clip_norm}")
     return LoopSettings(

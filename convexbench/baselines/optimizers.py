@@ -1,7 +1,8 @@
 """First-order optimizers on lists of numpy arrays, and learning-rate schedules.
 
 The objectives of convexbench sum the loss over the n samples, so their gradients grow with n.
-Adam is invariant to that scale; for SGD the default step is ``SGD_LR_CONSTANT / n``.
+Adam is invariant to that scale; for SGD the default step is ``SGD_LR_CONSTANT / n`` (at
+momentum 0.9) and the gradient divided by n is clipped to norm ``SGD_DEFAULT_CLIP``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("cosine", "constant")
 
 ADAM_DEFAULT_LR = 1e-2
-SGD_LR_CONSTANT = 0.05
+SGD_LR_CONSTANT = 0.2
+SGD_DEFAULT_CLIP = 1.0  # cap on ||gradient|| / n for SGD (stabilizes minibatches)
 COSINE_FLOOR = 1e-2  # the cosine schedule decays the step to this fraction of lr
 
 
@@ -86,7 +88,7 @@ def make_optimizer(name: str, momentum: float = 0.9) -> Optimizer:
 
 
 def default_lr(name: str, n: int, momentum: float = 0.9) -> float:
-    """Default step: ``1e-2`` for Adam; ``SGD_LR_CONSTANT (1 - momentum) / (0.1 n)`` for SGD.
+    """Default step: ``1e-2`` for Adam; ``0.2 (1 - momentum) / (0.1 n)`` for SGD.
 
     The SGD step is scaled by ``1/n`` because the loss is a sum over samples, and by
     ``(1 - momentum) / 0.1`` so that the effective step ``lr / (1 - momentum)`` does not depend
@@ -107,3 +109,8 @@ def scheduled_lr(lr: float, t: int, total: int, schedule: str) -> float:
         frac = min(t / (total - 1), 1.0)
         return lr * (COSINE_FLOOR + (1.0 - COSINE_FLOOR) * 0.5 * (1.0 + math.cos(math.pi * frac)))
     raise UserError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
+
+
+def default_clip(name: str) -> float | None:
+    """Default cap on ``||gradient|| / n``: ``SGD_DEFAULT_CLIP`` for SGD, none for Adam."""
+    return SGD_DEFAULT_CLIP if name == "sgd" else None

@@ -58,7 +58,9 @@ def three_layer_gradient(
     ReLU'(0) is taken as 0; for the hinge loss the loss part is a subgradient.
     """
     W1, w2, w3 = network.W1, network.w2, network.w3
-    Z1 = np.einsum("nd,kdm->nkm", X, W1)
+    n, (K, d, m1) = X.shape[0], W1.shape
+    # the (n, K, m1) contractions with X as one BLAS matmul each
+    Z1 = (X @ W1.transpose(1, 0, 2).reshape(d, K * m1)).reshape(n, K, m1)
     H1 = np.maximum(Z1, 0.0)
     Z2 = np.einsum("nkm,km->nk", H1, w2)
     H2 = np.maximum(Z2, 0.0)
@@ -67,7 +69,7 @@ def three_layer_gradient(
     dw3 = H2.T @ g
     dw2 = np.einsum("nk,nkm->km", dZ2, H1)
     dZ1 = (dZ2[:, :, None] * w2[None, :, :]) * (Z1 > 0.0)  # (n, K, m1)
-    dW1 = np.einsum("nd,nkm->kdm", X, dZ1)
+    dW1 = (X.T @ dZ1.reshape(n, K * m1)).reshape(d, K, m1).transpose(1, 0, 2)
     p1, p2, p3 = three_layer_penalty_gradient(network, beta, form)
     return dW1 + p1, dw2 + p2, dw3 + p3
 
@@ -106,7 +108,7 @@ def train_three_layer(
     log_every: int | None = None,
     time_limit: float | None = None,
     schedule: str = "cosine",
-    clip_norm: float | None = None,
+    clip_norm: float | None | str = "auto",
     diverge_factor: float = DEFAULT_DIVERGE_FACTOR,
 ) -> TrainResult:
     """Train a three-layer parallel ReLU network (K sub-networks of m1 neurons).

@@ -70,17 +70,18 @@ def train_two_layer(
     log_every: int | None = None,
     time_limit: float | None = None,
     schedule: str = "cosine",
-    clip_norm: float | None = None,
+    clip_norm: float | None | str = "auto",
     diverge_factor: float = DEFAULT_DIVERGE_FACTOR,
 ) -> TrainResult:
     """Train a two-layer ReLU network of ``width`` neurons by SGD (momentum) or Adam.
 
-    ``lr=None`` picks 1e-2 for Adam and ``0.05 (1 - momentum) / (0.1 n)`` for SGD; the step
+    ``lr=None`` picks 1e-2 for Adam and ``0.2 (1 - momentum) / (0.1 n)`` for SGD; the step
     follows ``schedule`` ("cosine": decays to 1% of lr over ``iterations``; "constant").
     ``batch_size=None`` is full batch; minibatch loss gradients are scaled by ``n / batch`` so
-    they are unbiased for the full objective.  ``clip_norm`` (optional) caps the norm of the
-    gradient divided by n.  ``log_every=None`` logs about 100 points.  Every random choice
-    (initialization, shuffling) comes from ``numpy.random.default_rng(seed)``.
+    they are unbiased for the full objective.  ``clip_norm`` caps the norm of the gradient
+    divided by n (``"auto"``: 1.0 for SGD, no clipping for Adam; ``None``: never).
+    ``log_every=None`` logs about 100 points.  Every random choice (initialization,
+    shuffling) comes from ``numpy.random.default_rng(seed)``.
     """
     started = time.perf_counter()
     X, y, loss_obj = check_data(X, y, loss)
