@@ -63,7 +63,8 @@ class ThreeLayerNetwork:
 
     def hidden(self, X: np.ndarray) -> np.ndarray:
         """Second-layer outputs, shape (n, K)."""
-        first = relu(np.einsum("nd,kdm->nkm", X, self.W1))
+        K, d, m1 = self.W1.shape
+        first = relu((X @ self.W1.transpose(1, 0, 2).reshape(d, K * m1)).reshape(-1, K, m1))
         return relu(np.einsum("nkm,km->nk", first, self.w2))
 
     def predict(self, X: np.ndarray) -> np.ndarray:
