@@ -1,0 +1,174 @@
+"""Execute one cell (in whatever process the executor chose) and return a :class:`CellResult`.
+
+Everything here is a plain function of the cell, so it pickles to worker processes and Dask
+workers alike.  Exceptions become ``status="error"`` results; ``KeyboardInterrupt`` is not
+caught, so an interrupted cell is simply not stored and a resumed run executes it again.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import socket
+import time
+import traceback
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from convexbench.experiments.cells import RunCell
+from convexbench.experiments.provenance import now
+from convexbench.experiments.store import CellResult, to_jsonable
+
+TRACE_POINTS = 60  # objective-trace points kept per baseline run
+
+_TEST_HOOK_ENV = "CONVEXBENCH_TEST_CELL_SLEEP"  # tests: seconds to sleep in every cell
+
+
+@lru_cache(maxsize=16)
+def load_data(name: str, seed: int = 0) -> Any:
+    """A :class:`~convexbench.data.dataset.Dataset` by name (cached per process)."""
+    try:
+        from convexbench.data import load_dataset  # the public loader, when present
+    except ImportError:
+        load_dataset = None
+    if load_dataset is not None:
+        return load_dataset(name, seed=seed)
+    import importlib
+
+    from convexbench.data.registry import parse_name
+
+    spec = parse_name(name)
+    module = {"synthetic": "synthetic", "uci": "uci", "fashion-mnist": "fashion_mnist",
+              "openml": "openml_source"}[spec.family]
+    return importlib.import_module(f"convexbench.data.{module}").load(spec, seed=seed)
+
+
+def effective_beta(cell: RunCell, n: int) -> float:
+    """The regularization weight actually used: ``beta * n`` or ``beta`` (see beta_scale)."""
+    return cell.beta * n if cell.beta_scale == "n" else cell.beta
+
+
+def _is_pm1(y: np.ndarray) -> bool:
+    return bool(np.all(np.isin(y, (-1.0, 1.0))))
+
+
+def _flatten(record: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        if isinstance(value, dict):
+            for sub, inner in value.items():
+                out[f"{key}_{sub}"] = inner
+        else:
+            out[key] = value
+    return out
+
+
+def _solve_supports(*names: str) -> bool:
+    from convexbench.backends import solve
+
+    params = inspect.signature(solve).parameters
+    return all(name in params for name in names) or any(
+        p.kind == p.VAR_KEYWORD for p in params.values())
+
+
+def run_convex(cell: RunCell) -> dict[str, Any]:
+    """Solve the convex program of the cell, certify it and describe the result."""
+    from convexbench.training import train_convex
+
+    opts = cell.params
+    ds = load_data(cell.dataset, opts.get("data_seed", 0))
+    beta = effective_beta(cell, ds.n_train)
+    extra: dict[str, Any] = {}
+    if cell.memory_limit_mb is not None and _solve_supports("isolate", "memory_limit_mb"):
+        extra = {"isolate": True, "memory_limit_mb": cell.memory_limit_mb}
+    training = train_convex(
+        ds.X_train, ds.y_train, model=cell.model, beta=beta, loss=opts.get("loss", "squared"),
+        patterns=opts.get("patterns", 50), m1=opts.get("m1", 2), form=opts.get("form", "A"),
+        seed=cell.seed, backend=cell.method, accuracy_preset=opts.get("accuracy", "medium"),
+        time_limit=cell.time_limit, X_test=ds.X_test, y_test=ds.y_test,
+        limit=opts.get("limit"), **extra,
+    )
+    record = _flatten(training.record)
+    record.update({"beta_effective": beta, "n_train": ds.n_train, "n_test": ds.n_test,
+                   "d": ds.d, "task": ds.task})
+    return record
+
+
+def run_baseline(cell: RunCell) -> dict[str, Any]:
+    """Train the non-convex network of the cell by SGD or Adam."""
+    from convexbench.baselines import accuracy, train_three_layer, train_two_layer
+
+    opts = cell.params
+    ds = load_data(cell.dataset, opts.get("data_seed", 0))
+    beta = effective_beta(cell, ds.n_train)
+    common = dict(
+        loss=opts.get("loss", "squared"), optimizer=cell.method, lr=opts.get("lr"),
+        momentum=opts.get("momentum", 0.9), iterations=opts["iterations"],
+        batch_size=opts.get("batch_size"), seed=cell.seed,
+        init_scale=opts.get("init_scale", 1.0), time_limit=cell.time_limit,
+    )
+    if cell.model == "relu3":
+        result = train_three_layer(ds.X_train, ds.y_train, n_subnetworks=opts["n_subnetworks"],
+                                   m1=opts["m1"], beta=beta, form=opts.get("form", "A"),
+                                   **common)
+    else:
+        result = train_two_layer(ds.X_train, ds.y_train, width=opts["width"], beta=beta,
+                                 **common)
+    keep = np.unique(np.linspace(0, len(result.trace_objective) - 1,
+                                 min(TRACE_POINTS, len(result.trace_objective))).astype(int))
+    record: dict[str, Any] = {
+        "objective": result.objective, "best_objective": result.best_objective,
+        "diverged": result.diverged, "equivalent": result.equivalent,
+        "iterations_run": result.iterations_run, "seconds": result.seconds,
+        "trace_iterations": np.asarray(result.trace_iterations)[keep],
+        "trace_seconds": np.asarray(result.trace_seconds)[keep],
+        "trace_objective": np.asarray(result.trace_objective)[keep],
+        "beta_effective": beta, "n_train": ds.n_train, "n_test": ds.n_test, "d": ds.d,
+        "task": ds.task, "lr": result.params.get("lr"),
+    }
+    if _is_pm1(ds.y_train):
+        record["train_accuracy"] = accuracy(result.network, ds.X_train, ds.y_train)
+    if _is_pm1(ds.y_test):
+        record["test_accuracy"] = accuracy(result.network, ds.X_test, ds.y_test)
+    return record
+
+
+def run_arrangement(cell: RunCell) -> dict[str, Any]:
+    """Enumerate every sign pattern of the cell's data and compare with Cover's count."""
+    from convexbench.patterns import cover_count, data_rank, enumerate_patterns
+
+    opts = cell.params
+    ds = load_data(cell.dataset, cell.seed)
+    X = ds.X_train
+    start = time.perf_counter()
+    kwargs = {} if opts.get("limit") is None else {"limit": opts["limit"]}
+    arrangement = enumerate_patterns(X, **kwargs)
+    seconds = time.perf_counter() - start
+    n, rank = X.shape[0], data_rank(X)
+    return {"n": n, "d": X.shape[1], "rank": rank, "n_patterns": arrangement.n_patterns,
+            "cover_count": cover_count(n, rank), "enumerate_seconds": seconds}
+
+
+RUNNERS = {"convex": run_convex, "baseline": run_baseline, "arrangement": run_arrangement}
+
+
+def execute_cell(cell: RunCell) -> CellResult:
+    """Run one cell; failures are caught and returned as ``status="error"``."""
+    started, t0 = now(), time.perf_counter()
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    delay = float(os.environ.get(_TEST_HOOK_ENV, "0") or 0)
+    if delay > 0:
+        time.sleep(delay)
+    try:
+        with np.errstate(all="ignore"):
+            record = RUNNERS[cell.kind](cell)
+        status, error = "ok", None
+    except Exception as exc:  # a failed cell is a result, not a crash
+        record = {}
+        status = "error"
+        error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}"
+    return CellResult(cell_id=cell.cell_id, status=status, record=to_jsonable(record),
+                      error=error, seconds=time.perf_counter() - t0, started=started,
+                      finished=now(), worker=worker)

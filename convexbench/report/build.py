@@ -1,0 +1,75 @@
+"""Build a whole report (tables, figures, index) from a results directory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from convexbench.errors import UserError
+from convexbench.experiments.claims import Claim, evaluate_claims
+from convexbench.experiments.store import STORE_FILE, ResultsStore, frame
+from convexbench.report import figures, tables
+from convexbench.report.index import write_index
+from convexbench.report.tables import ReportItem
+
+
+@dataclass(frozen=True)
+class Report:
+    """What :func:`build_report` wrote."""
+
+    out_dir: Path
+    index: Path
+    items: tuple[ReportItem, ...]
+    claims: tuple[Claim, ...]
+
+
+def build_report(results_dir: str | Path, out_dir: str | Path | None = None,
+                 title: str = "convexbench report", preface: str = "") -> Report:
+    """Read the stored cells of ``results_dir`` and write the report to ``out_dir``."""
+    results_dir = Path(results_dir)
+    if not (results_dir / STORE_FILE).is_file():
+        raise UserError(f"{results_dir} holds no results ({STORE_FILE} not found); "
+                        f"run `convexbench run SPEC --out {results_dir}` first")
+    out = Path(out_dir) if out_dir is not None else results_dir / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    store = ResultsStore(results_dir)
+    df = frame(store)
+    if df.empty:
+        raise UserError(f"{results_dir} holds no finished cell yet")
+    claims = evaluate_claims(df)
+    items: list[ReportItem] = []
+    for model in ("relu2", "relu3"):
+        item = figures.objective_vs_time(df, model, out)
+        if item:
+            items.append(item)
+    for make in (figures.sparsity_vs_beta, figures.pattern_counts):
+        item = make(df, out)
+        if item:
+            items.append(item)
+    items.append(tables.write_table(
+        tables.claims_table(claims), out, "claims", "Claims of MATH.md §5",
+        "Verdict (holds / fails / not tested) of every claim with the numbers measured."))
+    detail = tables.global_table(claims)
+    if not detail.empty:
+        items.append(tables.write_table(
+            detail, out, "global_optimality", "Convex optimum vs non-convex runs",
+            "Per setting behind claims 2a (every pattern/atom, tiny data) and 2b (sampled "
+            "patterns, the comparison figures): convex objective, best and median final "
+            "objective of the SGD and Adam runs, and the relative margin (negative: a run "
+            "ended below the convex value)."))
+    for role, family, stem, title_text, what in (
+        ("uci-table", "uci", "uci_binary", "Binary UCI datasets",
+         "UCI binary classification sets"),
+        ("fmnist-table", "fashion-mnist", "fashion_mnist_pairs", "Fashion-MNIST class pairs",
+         "Fashion-MNIST class-pair subsets"),
+    ):
+        table = tables.dataset_table(df, role, family)
+        if not table.empty:
+            items.append(tables.write_table(
+                table, out, stem, title_text,
+                f"{what}: training size n, features d, beta, sampled patterns P, convex "
+                f"training objective, best and median final objective of the SGD and Adam "
+                f"runs, train/test accuracy of the convex model and the median SGD run, "
+                f"convex solve wall time and median SGD run time (seconds)."))
+    index = write_index(out, items, claims, store.runs(), title, preface)
+    return Report(out, index, tuple(items), tuple(claims))

@@ -1,0 +1,154 @@
+"""Paper-style tables from stored cells, each written as Markdown, LaTeX and CSV."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from convexbench.experiments.claims import Claim, _compare, _role, claims_frame
+
+
+@dataclass(frozen=True)
+class ReportItem:
+    """One table or figure of a report: its files (relative to the report) and caption."""
+
+    kind: str  # table | figure
+    stem: str
+    title: str
+    caption: str
+    files: tuple[str, ...]
+
+
+_LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+                  "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
+                  "^": r"\textasciicircum{}"}
+
+
+def _latex_escape(text: str) -> str:
+    return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in text)
+
+
+def _format(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "--"
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-3):
+            return f"{v:.3g}"
+        return f"{v:.4g}"
+    return str(value)
+
+
+def to_markdown(df: pd.DataFrame) -> str:
+    """A GitHub Markdown table (numbers to 4 significant digits)."""
+    cols = [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for row in df.itertuples(index=False):
+        cells = [_format(v).replace("|", "\\|").replace("\n", " ") for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def to_latex(df: pd.DataFrame, caption: str, label: str) -> str:
+    """A ``table`` environment with a booktabs ``tabular`` (needs ``\\usepackage{booktabs}``)."""
+    numeric = [pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])
+               for c in df.columns]
+    align = "".join("r" if num else "l" for num in numeric)
+    lines = [r"\begin{table}[ht]", r"\centering", r"\small",
+             rf"\caption{{{_latex_escape(caption)}}}", rf"\label{{tab:{label}}}",
+             rf"\begin{{tabular}}{{{align}}}", r"\toprule",
+             " & ".join(_latex_escape(str(c)) for c in df.columns) + r" \\", r"\midrule"]
+    for row in df.itertuples(index=False):
+        lines.append(" & ".join(_latex_escape(_format(v)) for v in row) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def write_table(df: pd.DataFrame, out_dir: str | Path, stem: str, title: str,
+                caption: str) -> ReportItem:
+    """Write ``stem.md``, ``stem.tex`` and ``stem.csv`` under ``out_dir/tables``."""
+    folder = Path(out_dir) / "tables"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{stem}.md").write_text(f"**{title}.** {caption}\n\n{to_markdown(df)}",
+                                       encoding="utf-8")
+    (folder / f"{stem}.tex").write_text(to_latex(df, f"{title}. {caption}", stem),
+                                        encoding="utf-8")
+    df.to_csv(folder / f"{stem}.csv", index=False)
+    files = tuple(f"tables/{stem}.{ext}" for ext in ("md", "tex", "csv"))
+    return ReportItem("table", stem, title, caption, files)
+
+
+def _median_of(runs: pd.DataFrame, column: str) -> float:
+    if column not in runs or runs.empty:
+        return float("nan")
+    return float(pd.to_numeric(runs[column], errors="coerce").median())
+
+
+def dataset_table(df: pd.DataFrame, role: str, family: str | None = None) -> pd.DataFrame:
+    """One row per (dataset, model, beta) of ``role``: sizes, objectives, accuracies, time.
+
+    Convex columns come from the verified convex solve; "SGD" accuracies are medians over
+    the SGD runs; best/median non-convex objectives are over every SGD and Adam run.
+    """
+    cells = _role(df, role)
+    if family is not None and not cells.empty:
+        cells = cells[cells["dataset"].str.startswith(family + ":")]
+    comp = _compare(cells, exact_only=False)
+    if comp.empty:
+        return pd.DataFrame()
+    rows = []
+    for r in comp.itertuples():
+        mask = ((cells["dataset"] == r.dataset) & (cells["model"] == r.model)
+                & (cells["experiment"] == r.experiment))
+        conv = cells[mask & (cells["kind"] == "convex") & (cells["status"] == "ok")]
+        conv = conv.sort_values("objective").head(1)
+        sgd = cells[mask & (cells["kind"] == "baseline") & (cells["method"] == "sgd")
+                    & (cells["status"] == "ok")]
+        c = conv.iloc[0]
+        name = r.dataset.split(":", 1)[1]
+        rows.append({
+            "dataset": name, "model": r.model, "n": int(c["n_train"]), "d": int(c["d"]),
+            "beta": r.beta, "P": r.groups,
+            "convex objective": r.convex_objective,
+            "best non-convex": r.best_nonconvex, "median non-convex": r.median_nonconvex,
+            "runs": r.runs,
+            "train acc convex": c.get("train_accuracy", np.nan),
+            "train acc SGD": _median_of(sgd, "train_accuracy"),
+            "test acc convex": c.get("test_accuracy", np.nan),
+            "test acc SGD": _median_of(sgd, "test_accuracy"),
+            "solve time (s)": float(c.get("times_wall", np.nan)),
+            "SGD time (s)": _median_of(sgd, "seconds"),
+        })
+    return pd.DataFrame(rows).sort_values(["model", "dataset"]).reset_index(drop=True)
+
+
+def claims_table(claims: list[Claim]) -> pd.DataFrame:
+    """The claims of MATH.md §5 with verdicts and evidence."""
+    return claims_frame(claims)
+
+
+def global_table(claims: list[Claim]) -> pd.DataFrame:
+    """The per-setting numbers behind claims 2a and 2b."""
+    parts = []
+    for claim in claims:
+        if claim.number in ("2a", "2b") and claim.details is not None:
+            d = claim.details.copy()
+            d.insert(0, "claim", claim.number)
+            parts.append(d)
+    if not parts:
+        return pd.DataFrame()
+    out = pd.concat(parts, ignore_index=True)
+    keep = ["claim", "dataset", "model", "beta", "n", "groups", "convex_objective",
+            "best_nonconvex", "median_nonconvex", "sgd_runs", "adam_runs", "margin"]
+    return out[keep].rename(columns={
+        "groups": "patterns/atoms", "convex_objective": "convex objective",
+        "best_nonconvex": "best non-convex", "median_nonconvex": "median non-convex",
+        "sgd_runs": "SGD runs", "adam_runs": "Adam runs",
+        "margin": "(best - convex)/max(1,|convex|)"})
