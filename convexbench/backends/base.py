@@ -7,6 +7,7 @@ certifies every solution independently (see ``convexbench.certificates``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -29,6 +30,8 @@ STATUSES = (
 
 @dataclass(frozen=True)
 class BackendInfo:
+    """What is known about a backend on this machine."""
+
     name: str
     installed: bool
     version: str | None
@@ -36,6 +39,19 @@ class BackendInfo:
     message: str  # e.g. "unavailable: no MOSEK license", "size-limited: Gurobi pip license"
     cones: tuple[str, ...] = ("zero", "nonneg", "soc")
     size_limited: bool = False
+    notes: str = ""
+    kind: str = "backend"  # "cvxpy", "native", "test"
+
+    @property
+    def licence(self) -> str:
+        """The licence state in a few words."""
+        if not self.installed:
+            return "n/a (not installed)"
+        if self.size_limited:
+            return "size-limited"
+        if "licens" in self.message:
+            return "licensed" if self.available else "missing"
+        return "not needed"
 
 
 @dataclass
@@ -56,7 +72,16 @@ class RawRun:
 
 @dataclass(frozen=True)
 class SolveResult:
-    """One certified solve."""
+    """One certified solve.
+
+    ``times`` holds seconds: ``build`` (our cvxpy model), ``compile`` (cvxpy's reduction to
+    the solver's format), ``solve`` (the solver's own reported time, else our clock around the
+    call), ``solve_call`` (our clock around the solver call), ``wall`` (the whole backend run
+    in the process that ran it), ``elapsed`` (the caller's clock, including process start for
+    isolated runs) and ``certify``.  Unknown phases (a killed run) are NaN.
+    ``peak_memory_mb`` is the peak resident memory of the process that ran the solve,
+    ``memory_baseline_mb`` its resident memory when the run started.
+    """
 
     backend: str
     backend_version: str | None
@@ -69,22 +94,47 @@ class SolveResult:
     solver_objective: float | None
     certificate: Certificate | None
     solution: Solution | None
-    times: dict[str, float]  # build, compile, solve, wall, certify (seconds)
+    times: dict[str, float]
     peak_memory_mb: float | None
     iterations: int | None
     message: str = ""
+    memory_baseline_mb: float | None = None
+    isolated: bool = False
+    tolerance: float | None = None  # the certificate tolerance of the preset
+    time_limit: float | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        """Success means a certificate that holds, whatever the solver said."""
+        return self.verified
 
     def summary(self) -> dict[str, Any]:
-        """A JSON-friendly record without the solution arrays."""
+        """A JSON-friendly record without the solution arrays (NaN becomes None)."""
         out = asdict(self)
         out.pop("solution")
-        return out
+        return _json_safe(out)
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 class Backend:
     """One solver family.  Subclasses implement :meth:`info` and :meth:`run`."""
 
     name: str = "backend"
+    kind: str = "backend"
+
+    @property
+    def enforces_time_limit(self) -> bool:
+        """Whether :meth:`run` stops by itself at ``time_limit`` (else isolation kills it)."""
+        return False
 
     def info(self) -> BackendInfo:
         raise NotImplementedError
@@ -94,6 +144,19 @@ class Backend:
         if program.loss.needs_exp_cone and "exp" not in self.info().cones:
             return f"{self.name} has no exponential cone (needed by the {program.loss.name} loss)"
         return None
+
+    def preset_options(self, preset: Preset, time_limit: float | None = None, threads: int = 1
+                       ) -> dict[str, Any]:
+        """The backend's own options for ``preset`` (documentation and ``--json``).
+
+        The default says only that the preset's tolerance is passed on; backends with
+        options of their own override this and :meth:`option_names`.
+        """
+        return {"tol": preset.tol}
+
+    def option_names(self) -> dict[str, Any]:
+        """Which of the backend's options carry tolerance, iterations, time and threads."""
+        return {"tolerances": ["tol"], "iterations": None, "time_limit": None, "threads": None}
 
     def run(
         self,

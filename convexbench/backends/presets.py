@@ -1,4 +1,11 @@
-"""Accuracy presets and how they map onto each solver's own options."""
+"""Accuracy presets: the tolerance the independent certificate must meet.
+
+Each backend maps a preset onto its own option names (see ``convexbench/backends/README.md``
+and ``convexbench backends --json``).  Solvers are asked for ``SOLVER_SAFETY`` times the
+preset's tolerance: the certificate builds its dual point from the primal residual, so its
+gap shrinks more slowly than the solver's own gap (roughly like a square root), and a solver
+run at exactly the preset's tolerance would often fail the check it was asked to pass.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +13,12 @@ from dataclasses import dataclass
 
 from convexbench.errors import UserError
 
+SOLVER_SAFETY = 1e-2  # solver tolerance = SOLVER_SAFETY * preset tolerance (unless a floor)
+
 
 @dataclass(frozen=True)
 class Preset:
-    """``tol`` is what the independent certificate must meet (relative gap and violation);
-    solvers are asked for ``solver_tol``, 1000x tighter (capped at 1e-10), because a solver's
-    own stopping test is not our certificate and stopping exactly at ``tol`` fails it."""
+    """An accuracy level: ``tol`` is the certificate's relative gap and violation bound."""
 
     name: str
     tol: float
@@ -19,7 +26,8 @@ class Preset:
 
     @property
     def solver_tol(self) -> float:
-        return max(self.tol * 1e-3, 1e-10)
+        """The tolerance handed to the solvers (tighter than ``tol``)."""
+        return float(f"{self.tol * SOLVER_SAFETY:.6g}")
 
 
 PRESETS = {
@@ -29,7 +37,10 @@ PRESETS = {
 }
 
 
-def get_preset(name: str) -> Preset:
+def get_preset(name: str | Preset) -> Preset:
+    """The preset called ``name`` (a :class:`UserError` for an unknown name)."""
+    if isinstance(name, Preset):
+        return name
     try:
         return PRESETS[name]
     except KeyError:

@@ -1,0 +1,209 @@
+"""Running one backend in a child process with a hard wall-clock limit and a memory cap.
+
+The child runs ``backend.run`` and sends back the :class:`RawRun` with its own clocks and
+memory.  The parent waits at most ``time_limit + grace`` seconds from the child's start and
+then kills it (SIGKILL), which is how solvers without a time option (ECOS, CVXOPT) get a
+``time_limit``.  A child that dies by a signal is ``crashed``; one stopped by the memory cap
+(``MemoryError``, ``std::bad_alloc``, SIGKILL by the kernel) or grown past it is
+``memory_limit``.  Every outcome is returned, never raised, so a comparison goes on.
+
+Start method: ``fork`` on Linux (no re-import, so a 1-second limit is a 1-second limit),
+otherwise ``spawn``; override with ``start_method`` or ``CONVEXBENCH_START_METHOD``.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import math
+import multiprocessing as mp
+import os
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from threadpoolctl import threadpool_limits
+
+from convexbench.backends.base import Backend, RawRun
+from convexbench.backends.presets import Preset
+from convexbench.backends.resources import PeakMemory, cap_address_space, rss_mb
+from convexbench.programs.base import ConvexProgram
+
+DEFAULT_GRACE = 1.0  # seconds between the time limit and the hard kill
+_MEMORY_HINTS = ("bad_alloc", "out of memory", "cannot allocate memory", "memoryerror",
+                 "memory exhausted", "failed to allocate")
+NAN = float("nan")
+
+
+@dataclass(frozen=True)
+class IsolatedRun:
+    """The outcome of a run in a child process."""
+
+    raw: RawRun
+    elapsed: float  # parent's clock: child start to end
+    run_seconds: float  # the child's clock around backend.run (NaN if it never finished)
+    peak_memory_mb: float | None
+    memory_baseline_mb: float | None
+    exitcode: int | None
+
+
+def default_start_method() -> str:
+    method = os.environ.get("CONVEXBENCH_START_METHOD")
+    if method:
+        return method
+    return "fork" if sys.platform.startswith("linux") else "spawn"
+
+
+def _child(conn: Connection, backend: Backend, program: ConvexProgram, preset: Preset,
+           time_limit: float | None, threads: int, memory_limit_mb: float | None,
+           stderr_path: str) -> None:
+    """Child process body: redirect stderr, cap memory, run, send the result."""
+    fd = os.open(stderr_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(fd, 2)
+    os.close(fd)
+    faulthandler.disable()  # an inherited handler would dump to the parent's terminal
+    try:
+        if memory_limit_mb is not None:
+            cap_address_space(memory_limit_mb)
+        conn.send(("started", rss_mb()))
+        tic = time.perf_counter()
+        with PeakMemory() as memory, threadpool_limits(limits=threads):
+            raw = backend.run(program, preset, time_limit=time_limit, threads=threads)
+        run_seconds = time.perf_counter() - tic
+        conn.send(("done", raw, run_seconds, memory.peak_mb, memory.baseline_mb))
+    except MemoryError:
+        conn.send(("memory_limit", "MemoryError: the memory cap was reached"))
+    except BaseException as exc:  # everything else is reported as an error row
+        text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        print(traceback.format_exc(), file=sys.stderr)
+        conn.send(("error", text.splitlines()[-1][:300] if text else type(exc).__name__))
+    finally:
+        conn.close()
+
+
+def _stderr_tail(path: Path, lines: int = 3) -> str:
+    try:
+        text = path.read_text(errors="replace").strip()
+    except OSError:
+        return ""
+    return " | ".join(text.splitlines()[-lines:])[:300]
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def run_isolated(
+    backend: Backend,
+    program: ConvexProgram,
+    preset: Preset,
+    time_limit: float | None = None,
+    threads: int = 1,
+    memory_limit_mb: float | None = None,
+    grace: float = DEFAULT_GRACE,
+    start_method: str | None = None,
+    poll: float = 0.02,
+) -> IsolatedRun:
+    """Run ``backend`` on ``program`` in a child process; never raises for the child's fate."""
+    ctx = mp.get_context(start_method or default_start_method())
+    receiver, sender = ctx.Pipe(duplex=False)
+    handle, stderr_name = tempfile.mkstemp(prefix="convexbench-child-", suffix=".stderr")
+    os.close(handle)
+    stderr_path = Path(stderr_name)
+    process = ctx.Process(
+        target=_child, daemon=True, name=f"convexbench-{backend.name}",
+        args=(sender, backend, program, preset, time_limit, threads, memory_limit_mb,
+              stderr_name))
+    deadline_span = None if time_limit is None or not math.isfinite(time_limit) else (
+        time_limit + grace)
+    start = time.perf_counter()
+    process.start()
+    sender.close()
+    baseline: float | None = None
+    sampled_peak = 0.0
+    message: tuple | None = None
+    killed_for: str | None = None
+    try:
+        while True:
+            if receiver.poll(poll):
+                try:
+                    item = receiver.recv()
+                except (EOFError, OSError):
+                    break  # the child died before sending its result
+                if item[0] == "started":
+                    baseline = item[1]
+                    continue
+                message = item
+                break
+            if not process.is_alive() and not receiver.poll(0):
+                break
+            rss = rss_mb(process.pid) if process.is_alive() else None
+            if rss is not None:
+                sampled_peak = max(sampled_peak, rss)
+                if (memory_limit_mb is not None and baseline is not None
+                        and rss - baseline > memory_limit_mb):
+                    killed_for = "memory_limit"
+                    process.kill()
+                    break
+            if deadline_span is not None and time.perf_counter() - start > deadline_span:
+                killed_for = "time_limit"
+                process.kill()
+                break
+    finally:
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+            process.join(timeout=5)
+        receiver.close()
+    elapsed = time.perf_counter() - start
+    tail = _stderr_tail(stderr_path)
+    stderr_path.unlink(missing_ok=True)
+    peak = sampled_peak or None
+    exitcode = process.exitcode
+
+    if message is not None and message[0] == "done":
+        _, raw, run_seconds, child_peak, child_baseline = message
+        peak = max(filter(None, (child_peak, peak)), default=None)
+        return IsolatedRun(raw, elapsed, run_seconds, peak, child_baseline or baseline, exitcode)
+    if message is not None:
+        kind, text = message
+        status = "memory_limit" if kind == "memory_limit" else "error"
+        raw = RawRun(status, text.split(":")[0], None, compile_seconds=NAN, solve_seconds=NAN,
+                     build_seconds=NAN, message=text)
+        return IsolatedRun(raw, elapsed, NAN, peak, baseline, exitcode)
+    if killed_for == "time_limit":
+        raw = RawRun("time_limit", "killed at the time limit", None, compile_seconds=NAN,
+                     solve_seconds=NAN, build_seconds=NAN,
+                     message=f"killed after {elapsed:.2f} s (time limit {time_limit:g} s "
+                             f"+ grace {grace:g} s)")
+    elif killed_for == "memory_limit":
+        raw = RawRun("memory_limit", "killed at the memory limit", None, compile_seconds=NAN,
+                     solve_seconds=NAN, build_seconds=NAN,
+                     message=f"killed: resident memory grew by more than {memory_limit_mb:g} MB")
+    else:
+        raw = _death(exitcode, tail, memory_limit_mb)
+    return IsolatedRun(raw, elapsed, NAN, peak, baseline, exitcode)
+
+
+def _death(exitcode: int | None, tail: str, memory_limit_mb: float | None) -> RawRun:
+    """The record of a child that died without sending a result."""
+    memory_hint = any(hint in tail.lower() for hint in _MEMORY_HINTS)
+    if exitcode is not None and exitcode < 0:
+        how = f"killed by {_signal_name(-exitcode)}"
+        if memory_hint or (-exitcode == signal.SIGKILL and memory_limit_mb is not None):
+            status = "memory_limit"
+        else:
+            status = "crashed"
+    else:
+        how = f"exited with code {exitcode} without a result"
+        status = "memory_limit" if memory_hint else "crashed"
+    message = how + (f"; stderr: {tail}" if tail else "")
+    return RawRun(status, how, None, compile_seconds=NAN, solve_seconds=NAN,
+                  build_seconds=NAN, message=message)

@@ -1,0 +1,57 @@
+"""The ``native`` backend: convexbench's own working-set solver (``convexbench.native``).
+
+Supports gated ReLU, two-layer ReLU and three-layer ReLU with the squared loss (hinge and
+logistic are refused with a reason).  The solution comes back in the program's block layout;
+``solve`` certifies it like every other backend's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from convexbench import __version__
+from convexbench.backends.base import Backend, BackendInfo, RawRun
+from convexbench.backends.presets import Preset
+from convexbench.native import NativeOptions, solve_native, unsupported_reason
+from convexbench.programs.base import ConvexProgram, Solution
+
+
+class NativeBackend(Backend):
+    """Working-set column generation + exact cone pricing + accurate restricted solves."""
+
+    name = "native"
+
+    def __init__(self, options: NativeOptions | None = None, method: str = "working_set"):
+        self.options = options or NativeOptions()
+        self.method = method
+
+    def info(self) -> BackendInfo:
+        return BackendInfo(self.name, True, __version__, True, "available",
+                           cones=("zero", "nonneg", "soc"))
+
+    def supports(self, program: ConvexProgram) -> str | None:
+        return unsupported_reason(program, self.method)
+
+    def run(
+        self, program: ConvexProgram, preset: Preset, time_limit: float | None = None,
+        threads: int = 1, warm_start: Solution | None = None,
+    ) -> RawRun:
+        reason = self.supports(program)
+        if reason:
+            return RawRun("error", "unsupported", None, message=reason)
+        options = replace(self.options, tol=preset.tol, time_limit=time_limit)
+        run = solve_native(program, options, warm_start=warm_start, method=self.method)
+        return RawRun(
+            status=run.status,
+            raw_status=run.status if not run.message else f"{run.status}: {run.message}",
+            solution=run.solution,
+            solver_objective=run.trace[-1][1] if run.trace else None,
+            compile_seconds=0.0,
+            solve_seconds=run.seconds,
+            build_seconds=0.0,
+            iterations=run.iterations,
+            message=run.message,
+            extra={"inner_iterations": run.inner_iterations, "relative_gap": run.relative_gap,
+                   "violation": run.violation, "n_columns": run.n_columns,
+                   "n_rows": run.n_rows, "trace": run.trace},
+        )

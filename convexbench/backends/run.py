@@ -1,0 +1,181 @@
+"""Solving one program with one backend: limits, clocks, memory and independent verification."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from threadpoolctl import threadpool_limits
+
+from convexbench.backends.base import Backend, RawRun, SolveResult
+from convexbench.backends.isolation import DEFAULT_GRACE, run_isolated
+from convexbench.backends.presets import Preset, get_preset
+from convexbench.backends.registry import get_backend, safe_info
+from convexbench.backends.resources import PeakMemory
+from convexbench.certificates import certify
+from convexbench.errors import UnavailableError, UserError
+from convexbench.programs.base import ConvexProgram
+
+NAN = float("nan")
+
+
+def check_limits(time_limit: float | None, threads: int, memory_limit_mb: float | None) -> None:
+    """A :class:`UserError` for a non-positive time limit, thread count or memory limit."""
+    if time_limit is not None and not (time_limit > 0):
+        raise UserError(f"--time-limit must be positive, got {time_limit}")
+    if int(threads) != threads or threads < 1:
+        raise UserError(f"--threads must be a positive integer, got {threads}")
+    if memory_limit_mb is not None and not (memory_limit_mb > 0):
+        raise UserError(f"--memory-limit must be positive (MB), got {memory_limit_mb}")
+
+
+def solve(
+    program: ConvexProgram,
+    backend: str | Backend = "clarabel",
+    accuracy: str | Preset = "medium",
+    time_limit: float | None = None,
+    threads: int = 1,
+    isolate: bool | None = None,
+    memory_limit_mb: float | None = None,
+    grace: float = DEFAULT_GRACE,
+    start_method: str | None = None,
+) -> SolveResult:
+    """Solve ``program`` with ``backend`` and certify the answer independently.
+
+    ``isolate=None`` runs in a child process when a memory limit is set or when a time limit
+    is set and the backend has no time option of its own (ECOS, CVXOPT); ``True``/``False``
+    force it.  Hangs, crashes and memory exhaustion of an isolated run come back as results
+    (``time_limit``, ``crashed``, ``memory_limit``).  Raises :class:`UnavailableError` for an
+    unknown, uninstalled or unlicensed backend or one that cannot solve the program.
+    """
+    preset = get_preset(accuracy)
+    check_limits(time_limit, threads, memory_limit_mb)
+    chosen = get_backend(backend)
+    info = safe_info(chosen)
+    if not info.available:
+        raise UnavailableError(f"backend {chosen.name} is {info.message}")
+    reason = chosen.supports(program)
+    if reason:
+        raise UnavailableError(f"backend {chosen.name} cannot solve this program: {reason}")
+    return run_backend(program, chosen, preset, time_limit=time_limit, threads=threads,
+                       isolate=isolate, memory_limit_mb=memory_limit_mb, grace=grace,
+                       start_method=start_method, version=info.version)
+
+
+def needs_isolation(backend: Backend, time_limit: float | None,
+                    memory_limit_mb: float | None) -> bool:
+    """Whether a limit can only be enforced from outside the process."""
+    if memory_limit_mb is not None:
+        return True
+    return time_limit is not None and not backend.enforces_time_limit
+
+
+def run_backend(
+    program: ConvexProgram,
+    backend: Backend,
+    preset: Preset,
+    time_limit: float | None = None,
+    threads: int = 1,
+    isolate: bool | None = None,
+    memory_limit_mb: float | None = None,
+    grace: float = DEFAULT_GRACE,
+    start_method: str | None = None,
+    version: str | None = None,
+) -> SolveResult:
+    """Run an available backend (in-process or isolated) and certify; checks nothing else."""
+    if isolate is None:
+        isolate = needs_isolation(backend, time_limit, memory_limit_mb)
+    start = time.perf_counter()
+    if isolate:
+        outcome = run_isolated(backend, program, preset, time_limit=time_limit, threads=threads,
+                               memory_limit_mb=memory_limit_mb, grace=grace,
+                               start_method=start_method)
+        raw, wall, elapsed = outcome.raw, outcome.run_seconds, outcome.elapsed
+        peak, baseline = outcome.peak_memory_mb, outcome.memory_baseline_mb
+    else:
+        with PeakMemory() as memory, threadpool_limits(limits=threads):
+            try:
+                raw = backend.run(program, preset, time_limit=time_limit, threads=threads)
+            except MemoryError:
+                raw = RawRun("memory_limit", "MemoryError", None, message="MemoryError")
+            except UnavailableError:
+                raise
+            except Exception as exc:  # a backend bug becomes an "error" row
+                raw = RawRun("error", type(exc).__name__, None,
+                             message=f"{type(exc).__name__}: {exc}"[:300])
+        wall = elapsed = time.perf_counter() - start
+        peak, baseline = memory.peak_mb, memory.baseline_mb
+    return certify_run(program, raw, backend.name, version, preset, wall, peak,
+                       elapsed=elapsed, memory_baseline_mb=baseline, isolated=bool(isolate),
+                       time_limit=time_limit)
+
+
+def certify_run(
+    program: ConvexProgram,
+    raw: RawRun,
+    backend: str,
+    version: str | None,
+    preset: Preset,
+    wall: float,
+    peak_mb: float | None,
+    elapsed: float | None = None,
+    memory_baseline_mb: float | None = None,
+    isolated: bool = False,
+    time_limit: float | None = None,
+) -> SolveResult:
+    """Turn a backend's raw report into a certified :class:`SolveResult`.
+
+    Success (``verified``) means the certificate holds at the preset's tolerance, whatever
+    the solver said; ``status_agrees`` records whether the solver's "optimal" matched it.
+    """
+    start = time.perf_counter()
+    certificate, message = None, raw.message
+    if raw.solution is not None:
+        try:
+            certificate = certify(program, raw.solution)
+        except Exception as exc:  # a malformed solution is not verified, and says why
+            message = (message + "; " if message else "") + f"certificate failed: {exc}"
+    certify_seconds = time.perf_counter() - start
+    verified = certificate is not None and certificate.holds(preset.tol)
+    solver_says_ok = raw.status == "optimal"
+    objective = None
+    if certificate is not None and math.isfinite(certificate.objective):
+        objective = certificate.objective
+    return SolveResult(
+        backend=backend,
+        backend_version=version,
+        accuracy=preset.name,
+        status=raw.status,
+        raw_status=raw.raw_status,
+        verified=verified,
+        status_agrees=solver_says_ok == verified,
+        objective=objective,
+        solver_objective=raw.solver_objective,
+        certificate=certificate,
+        solution=raw.solution,
+        times={"build": raw.build_seconds, "compile": raw.compile_seconds,
+               "solve": raw.solve_seconds,
+               "solve_call": float(raw.extra.get("solve_call_seconds", raw.solve_seconds)),
+               "wall": wall, "elapsed": wall if elapsed is None else elapsed,
+               "certify": certify_seconds},
+        peak_memory_mb=peak_mb,
+        iterations=raw.iterations,
+        message=message,
+        memory_baseline_mb=memory_baseline_mb,
+        isolated=isolated,
+        tolerance=preset.tol,
+        time_limit=time_limit,
+    )
+
+
+def unavailable_result(backend: str, version: str | None, preset: Preset, reason: str,
+                       time_limit: float | None = None) -> SolveResult:
+    """The record of a backend that was skipped (not installed, unlicensed, unsupported)."""
+    return SolveResult(
+        backend=backend, backend_version=version, accuracy=preset.name, status="unavailable",
+        raw_status="skipped", verified=False, status_agrees=True, objective=None,
+        solver_objective=None, certificate=None, solution=None,
+        times={key: NAN for key in ("build", "compile", "solve", "solve_call", "wall",
+                                    "elapsed", "certify")},
+        peak_memory_mb=None, iterations=None, message=reason, tolerance=preset.tol,
+        time_limit=time_limit)
