@@ -51,9 +51,17 @@ def train_convex(
     X_test: np.ndarray | None = None,
     y_test: np.ndarray | None = None,
     limit: int | None = None,
+    refine_rounds: int = 0,
+    refine_new: int = 100,
     **solve_options: Any,
 ) -> ConvexTraining:
-    """Build the program, solve it with ``backend``, certify it and reconstruct the network."""
+    """Build the program, solve it with ``backend``, certify it and reconstruct the network.
+
+    With ``refine_rounds`` > 0 (sampled patterns or atoms), column generation follows:
+    patterns (atoms) whose dual price exceeds beta are searched for
+    (:mod:`convexbench.programs.pricing`), up to ``refine_new`` are added to the active ones
+    and the program is solved again, until no violator is found or the rounds are spent.
+    """
     start = time.perf_counter()
     kwargs = {} if limit is None else {"limit": limit}
     program = make_program(
@@ -63,7 +71,18 @@ def train_convex(
     result = solve(
         program, backend=backend, accuracy=accuracy_preset, time_limit=time_limit, **solve_options
     )
+    refinement: dict[str, Any] = {}
+    if refine_rounds > 0 and not program.exact_groups:
+        program, result, refinement = _refine(
+            program,
+            result,
+            refine_rounds,
+            refine_new,
+            seed,
+            dict(backend=backend, accuracy=accuracy_preset, time_limit=time_limit, **solve_options),
+        )
     record: dict[str, Any] = program.describe()
+    record.update(refinement)
     record.update(
         {
             "patterns": "all" if program.exact_groups else int(patterns),
@@ -103,7 +122,14 @@ def train_convex(
     if result.solution is not None and cert is not None and cert.finite:
         network = program.reconstruct(result.solution)
         record["nonconvex_objective"] = program.nonconvex_objective(network)
-        record["n_active"] = program.n_active(result.solution)
+        record["n_active_solver"] = record["n_active"] = program.n_active(result.solution)
+        if record["n_active"] > program.n + 1:
+            # an interior point of a non-unique optimum: purify to <= n + 1 groups (claim 4)
+            from convexbench.programs.sparsify import sparsify
+
+            sparse = sparsify(program, result.solution)
+            record["n_active"] = program.n_active(sparse)
+            record["objective_sparse"] = program.objective(sparse)
         train_pred = program.predict(result.solution)
         if is_pm1(program.y):
             record["train_accuracy"] = accuracy(train_pred, program.y)
@@ -119,3 +145,41 @@ def train_convex(
     else:
         record.update({"nonconvex_objective": None, "n_active": None})
     return ConvexTraining(program, result, network, record)
+
+
+def _refine(program, result, rounds: int, max_new: int, seed: int, solve_kwargs: dict):
+    """Column generation (see :func:`train_convex`): add the groups that violate the dual
+    check, keep the active ones, re-solve; intermediate solves use the ``low`` preset."""
+    from convexbench.programs.pricing import extend_program
+
+    start = time.perf_counter()
+    first_objective = result.objective
+    added = 0
+    rounds_run = 0
+    for round_index in range(1, rounds + 1):
+        if result.solution is None:
+            break
+        lam = program.loss.gradient(program.predict(result.solution), program.y)
+        candidate, n_new = extend_program(
+            program, result.solution, lam, max_new, seed=seed + round_index
+        )
+        if n_new == 0:
+            break
+        candidate_result = solve(candidate, **{**solve_kwargs, "accuracy": "low"})
+        if candidate_result.solution is None:
+            break
+        program, result = candidate, candidate_result
+        added += n_new
+        rounds_run = round_index
+    if rounds_run:  # the last program, solved to the requested accuracy
+        result = solve(program, **solve_kwargs)
+    return (
+        program,
+        result,
+        {
+            "refine_rounds": rounds_run,
+            "groups_added": added,
+            "objective_sampled": first_objective,
+            "refine_seconds": time.perf_counter() - start,
+        },
+    )

@@ -20,6 +20,11 @@ class NativeBackend(Backend):
     """Working-set column generation + exact cone pricing + accurate restricted solves."""
 
     name = "native"
+    kind = "native"
+
+    @property
+    def enforces_time_limit(self) -> bool:
+        return True
 
     def __init__(self, options: NativeOptions | None = None, method: str = "working_set"):
         self.options = options or NativeOptions()
@@ -27,7 +32,15 @@ class NativeBackend(Backend):
 
     def info(self) -> BackendInfo:
         return BackendInfo(self.name, True, __version__, True, "available",
-                           cones=("zero", "nonneg", "soc"))
+                           cones=("zero", "nonneg", "soc"), kind="native",
+                           notes="working-set column generation, exact cone pricing, "
+                                 "Clarabel on the reduced program; squared loss only")
+
+    def preset_options(self, preset: Preset, time_limit: float | None = None, threads: int = 1
+                       ) -> dict:
+        """The native options a preset maps to (the certificate's tolerance is the target)."""
+        return {"tol": preset.tol, "time_limit": time_limit, "method": self.method,
+                "safety": self.options.safety, "max_add": self.options.max_add}
 
     def supports(self, program: ConvexProgram) -> str | None:
         return unsupported_reason(program, self.method)

@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from convexbench.backends.mapping import describe_backends, mapping_markdown, preset_summary
-from convexbench.backends.presets import SOLVER_SAFETY
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -22,6 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from convexbench.backends.mapping import describe_backends, mapping_markdown, preset_summary
+    from convexbench.backends.presets import SOLVER_SAFETY
+
     rows = describe_backends(threads=args.threads)
     if args.json:
         print(json.dumps({"presets": preset_summary(), "solver_safety": SOLVER_SAFETY,

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 
-from convexbench.backends.presets import PRESETS
 from convexbench.errors import UserError
 
 MODELS = ("relu2", "gated2", "relu3")
@@ -41,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="use only the first N training samples")
     parser.add_argument("--backends", default="all",
                         help="'all' or a comma-separated list (default all)")
-    parser.add_argument("--accuracy", choices=tuple(PRESETS), default="medium")
+    parser.add_argument("--accuracy", choices=("low", "medium", "high"), default="medium")
     parser.add_argument("--repeat", type=int, default=1, help="cold repetitions (default 1)")
     parser.add_argument("--time-limit", type=float, default=300.0, metavar="S",
                         help="seconds per run; failures are charged at it (default 300)")

@@ -104,6 +104,7 @@ def expand_experiment(exp: ExperimentSpec) -> list[RunCell]:
                                 kind="convex", method=backend, seed=seed, repetition=rep,
                                 options=_opts(
                                     loss=exp.loss, patterns=exp.patterns,
+                                    refine=exp.refine or None,
                                     m1=exp.m1 if model == "relu3" else None,
                                     form=exp.form if model == "relu3" else None,
                                     accuracy=exp.accuracy, data_seed=exp.data_seed,

@@ -88,7 +88,7 @@ def run_convex(cell: RunCell) -> dict[str, Any]:
         patterns=opts.get("patterns", 50), m1=opts.get("m1", 2), form=opts.get("form", "A"),
         seed=cell.seed, backend=cell.method, accuracy_preset=opts.get("accuracy", "medium"),
         time_limit=cell.time_limit, X_test=ds.X_test, y_test=ds.y_test,
-        limit=opts.get("limit"), **extra,
+        limit=opts.get("limit"), refine_rounds=opts.get("refine") or 0, **extra,
     )
     record = _flatten(training.record)
     record.update({"beta_effective": beta, "n_train": ds.n_train, "n_test": ds.n_test,

@@ -21,6 +21,7 @@ optional)::
     betas = [0.05]
     beta_scale = "n"           # "n": beta = value * n_train;  "absolute": beta = value
     patterns = 50              # "all" (exact patterns / atoms) or a number of samples
+    refine = 0                 # rounds of column generation after sampling (0: none)
     m1 = 2                     # relu3: neurons per sub-network
     form = "A"                 # relu3: regularizer form (A, B)
     backends = ["clarabel"]
@@ -61,7 +62,8 @@ ROLES = ("comparison", "uci-table", "fmnist-table", "sparsity", "global", "backe
 _TOP_KEYS = {"name", "description", "defaults", "experiments"}
 _DEFAULT_KEYS = {"loss", "accuracy", "time_limit", "memory_limit_mb", "data_seed", "limit"}
 _EXPERIMENT_KEYS = _DEFAULT_KEYS | {
-    "name", "roles", "kind", "datasets", "models", "betas", "beta_scale", "patterns", "m1",
+    "name", "roles", "kind", "datasets", "models", "betas", "beta_scale", "patterns", "refine",
+    "m1",
     "form", "backends", "seeds", "repetitions", "baselines", "dataset_template", "ns", "ranks",
     "description",
 }
@@ -100,6 +102,7 @@ class ExperimentSpec:
     betas: tuple[float, ...] = (0.05,)
     beta_scale: str = "n"
     patterns: str | int = 50
+    refine: int = 0
     m1: int = 2
     form: str = "A"
     backends: tuple[str, ...] = ("clarabel",)
@@ -275,6 +278,7 @@ def _experiment(raw: dict[str, Any], source: str) -> ExperimentSpec:
         datasets=datasets, models=models, betas=betas,
         beta_scale=_choice(raw.get("beta_scale", "n"), BETA_SCALES, "beta_scale", where),
         patterns=patterns, m1=_positive(raw.get("m1", 2), "m1", where), form=form,
+        refine=_nonnegative_int(raw.get("refine", 0), "refine", where),
         backends=_tuple(raw.get("backends", ["clarabel"]), str, "backends", where),
         baselines=baselines, **common,
     )
@@ -301,3 +305,9 @@ def _baseline(raw: Any, where: str, index: int) -> BaselineSpec:
         init_scale=_positive(raw.get("init_scale", 1.0), "init_scale", where, float),
         repetitions=_positive(raw.get("repetitions", 1), "repetitions", where),
     )
+
+
+def _nonnegative_int(value: Any, key: str, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise UserError(f"{where}: {key} must be a non-negative integer, got {value!r}")
+    return value

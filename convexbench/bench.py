@@ -1,0 +1,270 @@
+"""Benchmark of the native solver against the conic backends (not a timed test).
+
+    python -m convexbench.bench native [--quick] [--conic-timeout SECONDS] [--no-conic]
+
+Solves the same instances (same data, same patterns/atoms, same beta) with the native backend,
+Clarabel (default linear solver and direct_solve_method='qdldl') and ECOS, certifies every
+answer with ``convexbench.certificates.certify`` and prints wall times, objectives, relative
+gaps to the best objective, violations, verification, each method's time to reach 1e-3 and
+1e-6 relative objective accuracy (feasible to 1e-6), and time ratios against native.
+Conic solves run in a spawned child each (a timeout kills it; ECOS has no time limit of its own).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import resource
+import sys
+import time
+import tracemalloc
+from dataclasses import dataclass, field
+
+import cvxpy as cp
+import numpy as np
+from tabulate import tabulate
+
+from convexbench.backends.native import NativeBackend
+from convexbench.backends.presets import get_preset
+from convexbench.certificates import certify
+from convexbench.programs import make_program
+from convexbench.programs.base import ConvexProgram
+
+BETA_FACTOR = 0.1  # beta = BETA_FACTOR * ||X^T y||_inf
+ACCURACIES = (1e-3, 1e-6)
+FEASIBLE = 1e-6  # relative violation allowed when reading times to accuracy
+
+
+@dataclass(frozen=True)
+class Instance:
+    name: str
+    model: str
+    n: int
+    d: int
+    groups: int  # sampled directions (two-layer) or sub-networks (three-layer)
+    m1: int = 2
+    seed: int = 0
+
+
+FULL = (
+    Instance("relu2 n=1000 d=20 P=500", "relu2", 1000, 20, 500),
+    Instance("relu3 n=500 d=10 m1=2 G=500", "relu3", 500, 10, 500),
+    Instance("gated2 n=1000 d=20 P=500", "gated2", 1000, 20, 500),
+)
+QUICK = (
+    Instance("relu2 n=200 d=6 P=60", "relu2", 200, 6, 60),
+    Instance("relu3 n=80 d=4 m1=2 G=60", "relu3", 80, 4, 60),
+    Instance("gated2 n=200 d=6 P=60", "gated2", 200, 6, 60),
+)
+
+
+def planted_data(n: int, d: int, seed: int = 0, hidden: int = 8, noise: float = 0.1):
+    """Rows of X on the unit sphere; y from a random ReLU teacher plus Gaussian noise."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    U = rng.standard_normal((d, hidden))
+    a = rng.standard_normal(hidden)
+    y = np.maximum(X @ U, 0.0) @ a + noise * rng.standard_normal(n)
+    return X, y
+
+
+def build(inst: Instance) -> tuple[ConvexProgram, float]:
+    X, y = planted_data(inst.n, inst.d, inst.seed)
+    beta = BETA_FACTOR * float(np.abs(X.T @ y).max())
+    program = make_program(inst.model, X, y, beta, patterns=inst.groups, m1=inst.m1,
+                           seed=inst.seed + 1)
+    return program, beta
+
+
+@dataclass
+class Outcome:
+    method: str
+    status: str
+    wall: float  # everything the method needs: build + compile + solve
+    solve: float
+    solution: dict | None
+    trace: list[tuple[float, float, float]] = field(default_factory=list)
+    peak_mb: float | None = None
+    note: str = ""
+
+
+# -- conic solvers in a child process ------------------------------------------------------
+CONIC = {
+    "clarabel": ("CLARABEL", {"tol_gap_abs": 1e-8, "tol_gap_rel": 1e-8, "tol_feas": 1e-8}),
+    "clarabel-qdldl": ("CLARABEL", {"tol_gap_abs": 1e-8, "tol_gap_rel": 1e-8, "tol_feas": 1e-8,
+                                    "direct_solve_method": "qdldl"}),
+    "ecos": ("ECOS", {"abstol": 1e-8, "reltol": 1e-8, "feastol": 1e-8, "max_iters": 500}),
+}
+
+
+def _conic_child(program: ConvexProgram, method: str, conn) -> None:
+    solver, options = CONIC[method]
+    start = time.perf_counter()
+    model = program.build_cvxpy()
+    try:
+        data, chain, inverse = model.problem.get_problem_data(solver, solver_opts=options)
+        t0 = time.perf_counter()
+        raw = chain.solve_via_data(model.problem, data, False, False, options)
+        solve = time.perf_counter() - t0
+        model.problem.unpack_results(raw, chain, inverse)
+        status = str(model.problem.status)
+        solution = program.solution_from_cvxpy(model) if model.problem.value is not None else None
+    except (cp.error.SolverError, ValueError) as exc:
+        conn.send(("error", time.perf_counter() - start, 0.0, None, str(exc)[:80], None))
+        return
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    conn.send((status, time.perf_counter() - start, solve, solution, "", peak))
+
+
+def run_conic(program: ConvexProgram, method: str, timeout: float) -> Outcome:
+    ctx = mp.get_context("spawn")  # fork after BLAS/Rayon threads can deadlock
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_conic_child, args=(program, method, child), daemon=True)
+    start = time.perf_counter()
+    proc.start()
+    child.close()
+    if parent.poll(timeout):
+        status, wall, solve, solution, note, peak = parent.recv()
+        proc.join()
+        return Outcome(method, status, wall, solve, solution, peak_mb=peak, note=note)
+    proc.kill()
+    proc.join()
+    return Outcome(method, "timeout", time.perf_counter() - start, float("nan"), None,
+                   note=f"killed after {timeout:.0f} s")
+
+
+def run_native(program: ConvexProgram, accuracy: str = "medium") -> Outcome:
+    preset = get_preset(accuracy)
+    start = time.perf_counter()
+    raw = NativeBackend().run(program, preset)
+    wall = time.perf_counter() - start
+    return Outcome("native", raw.status, wall, raw.solve_seconds, raw.solution,
+                   trace=raw.extra.get("trace", []), note=f"{raw.iterations} outer, "
+                   f"{raw.extra.get('n_columns')} cols, {raw.extra.get('n_rows')} rows")
+
+
+def native_peak_mb(program: ConvexProgram) -> float:
+    """Peak traced numpy/Python memory of one native solve (Clarabel's own heap excluded)."""
+    tracemalloc.start()
+    NativeBackend().run(program, get_preset("medium"))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+def time_to(outcome: Outcome, reference: float, scale: float, acc: float,
+            objective: float | None, violation: float | None) -> float | None:
+    """First time the method is within ``acc`` of the reference objective and feasible."""
+    if outcome.trace:
+        for t, obj, viol in outcome.trace:
+            if abs(obj - reference) <= acc * abs(reference) and viol <= FEASIBLE:
+                return t
+        return None
+    if objective is None or violation is None:
+        return None
+    ok = abs(objective - reference) <= acc * abs(reference) and violation / scale <= FEASIBLE
+    return outcome.solve if ok else None  # an IPM has no usable intermediate iterate
+
+
+def _fmt(v: float | None, spec: str = ".3g") -> str:
+    return "-" if v is None or (isinstance(v, float) and not np.isfinite(v)) else format(v, spec)
+
+
+def bench_instance(inst: Instance, conic: bool, timeout: float) -> list[dict]:
+    program, beta = build(inst)
+    size = program.size()
+    print(f"\n## {inst.name}: beta = {beta:.6g} (= {BETA_FACTOR} ||X^T y||_inf), "
+          f"{program.n_groups} groups, conic size {size}", flush=True)
+    outcomes = [run_native(program)]
+    if conic:
+        methods = ["clarabel", "clarabel-qdldl", "ecos"]
+        for method in methods:
+            outcomes.append(run_conic(program, method, timeout))
+            print(f"   {method}: {outcomes[-1].status} in {outcomes[-1].wall:.1f} s", flush=True)
+    scale = max(1.0, float(np.max(np.abs(program.y))))
+    certs = {o.method: certify(program, o.solution) if o.solution is not None else None
+             for o in outcomes}
+    feasible = [c.objective for c in certs.values()
+                if c is not None and c.finite and c.relative_violation <= FEASIBLE]
+    reference = min(feasible) if feasible else float("nan")
+    rows = []
+    for o in outcomes:
+        c = certs[o.method]
+        obj = None if c is None else c.objective
+        viol = None if c is None else c.max_violation
+        times = {acc: time_to(o, reference, scale, acc, obj, viol) for acc in ACCURACIES}
+        rows.append({
+            "instance": inst.name, "method": o.method, "status": o.status, "wall_s": o.wall,
+            "solve_s": o.solve, "objective": obj,
+            "rel_to_best": None if obj is None else (obj - reference) / abs(reference),
+            "cert_rel_gap": None if c is None else c.relative_gap,
+            "violation": None if c is None else c.relative_violation,
+            "verified_1e-6": bool(c is not None and c.holds(1e-6)),
+            "t_1e-3": times[1e-3], "t_1e-6": times[1e-6], "peak_mb": o.peak_mb, "note": o.note,
+        })
+    native = rows[0]
+    conic_rows = [r for r in rows[1:] if r["t_1e-6"] is not None]
+    fastest = min(conic_rows, key=lambda r: r["t_1e-6"]) if conic_rows else None
+    for r in rows:
+        for acc in ("1e-3", "1e-6"):
+            mine, theirs = native[f"t_{acc}"], r[f"t_{acc}"]
+            r[f"ratio_{acc}"] = (theirs / mine) if mine and theirs else None
+    x_mb = (program.X.nbytes + _mask_bytes(program)) / 2**20
+    native["peak_mb"] = native_peak_mb(program)
+    native["note"] += f"; X+masks {x_mb:.1f} MB"
+    if fastest is not None:
+        print(f"   fastest conic to 1e-6: {fastest['method']} {fastest['t_1e-6']:.3g} s; "
+              f"native {_fmt(native['t_1e-6'])} s -> speed-up "
+              f"{_fmt(fastest['t_1e-6'] / native['t_1e-6'] if native['t_1e-6'] else None)}x")
+    return rows
+
+
+def _mask_bytes(program: ConvexProgram) -> int:
+    if hasattr(program, "masks"):
+        return int(program.masks.nbytes)
+    return int(program.first.nbytes + program.second.nbytes)
+
+
+def print_table(rows: list[dict]) -> None:
+    headers = ["instance", "method", "status", "wall_s", "solve_s", "objective", "rel_to_best",
+               "cert_rel_gap", "violation", "verified_1e-6", "t_1e-3", "t_1e-6", "ratio_1e-3",
+               "ratio_1e-6", "peak_mb", "note"]
+    table = []
+    for r in rows:
+        table.append([
+            r["instance"], r["method"], r["status"], _fmt(r["wall_s"]), _fmt(r["solve_s"]),
+            _fmt(r["objective"], ".10g"), _fmt(r["rel_to_best"], ".2e"),
+            _fmt(r["cert_rel_gap"], ".1e"), _fmt(r["violation"], ".1e"), r["verified_1e-6"],
+            _fmt(r["t_1e-3"]), _fmt(r["t_1e-6"]), _fmt(r["ratio_1e-3"], ".1f"),
+            _fmt(r["ratio_1e-6"], ".1f"), _fmt(r["peak_mb"], ".0f"), r["note"],
+        ])
+    print(tabulate(table, headers=headers))
+    print("ratio = method's time to the accuracy / native's (conic: solve time of its final "
+          "answer; an interior-point method has no usable intermediate iterate).  peak_mb: "
+          "conic = child max RSS; native = traced numpy/Python peak (Clarabel heap excluded).")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m convexbench.bench")
+    parser.add_argument("backend", choices=["native"])
+    parser.add_argument("--quick", action="store_true", help="small instances (CI smoke)")
+    parser.add_argument("--no-conic", action="store_true", help="native only")
+    parser.add_argument("--conic-timeout", type=float, default=1800.0)
+    parser.add_argument("--only", default=None, help="run instances whose name contains this")
+    args = parser.parse_args(argv)
+    print("scnn: not installable here (the PyPI package 'scnn' is unrelated); "
+          "its columns are skipped.")
+    instances = QUICK if args.quick else FULL
+    if args.only:
+        instances = tuple(i for i in instances if args.only in i.name)
+    rows: list[dict] = []
+    for inst in instances:
+        rows += bench_instance(inst, not args.no_conic, args.conic_timeout)
+    print()
+    print_table(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Entry points of the native solver: one program, or a decreasing beta path with warm starts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from convexbench.native.group_lasso import fista_gated
+from convexbench.native.working_set import NativeOptions, NativeRun, solve_working_set
+from convexbench.programs.base import ConvexProgram, Solution
+from convexbench.programs.gated2 import GatedRelu2Program
+from convexbench.programs.relu2 import Relu2Program
+from convexbench.programs.relu3 import Relu3Program
+
+SUPPORTED_LOSSES = ("squared",)
+METHODS = ("working_set", "fista")
+
+
+def unsupported_reason(program: ConvexProgram, method: str = "working_set") -> str | None:
+    """None when the native solver handles ``program``, else why not."""
+    if not isinstance(program, (Relu2Program, GatedRelu2Program, Relu3Program)):
+        return f"native: unknown program type {type(program).__name__}"
+    if program.loss.name not in SUPPORTED_LOSSES:
+        return (f"native: the {program.loss.name} loss is not supported (supported: "
+                f"{', '.join(SUPPORTED_LOSSES)}); use a conic backend such as clarabel")
+    if method not in METHODS:
+        return f"native: unknown method {method!r}; choose one of {', '.join(METHODS)}"
+    if method == "fista" and not isinstance(program, GatedRelu2Program):
+        return "native: method 'fista' solves gated ReLU (gated2) only"
+    return None
+
+
+def solve_native(
+    program: ConvexProgram, options: NativeOptions | None = None,
+    warm_start: Solution | None = None, method: str = "working_set",
+) -> NativeRun:
+    """Solve ``program`` to ``options.tol`` (relative gap and violation of the certificate)."""
+    reason = unsupported_reason(program, method)
+    if reason:
+        raise ValueError(reason)
+    opts = options or NativeOptions()
+    if method == "fista":
+        assert isinstance(program, GatedRelu2Program)
+        U0 = None if warm_start is None else warm_start["U"]
+        run = fista_gated(program.X, program.y, program.masks, program.beta,
+                          tol=opts.safety * opts.tol, time_limit=opts.time_limit, U0=U0)
+        return NativeRun({"U": run.U}, run.status, run.iterations, 0, run.seconds,
+                         run.relative_gap, 0.0, program.n_active({"U": run.U}), 0, run.trace)
+    return solve_working_set(program, opts, warm_start=warm_start)
+
+
+def solve_path(
+    program_factory: Callable[[float], ConvexProgram], betas: Sequence[float],
+    options: NativeOptions | None = None, method: str = "working_set",
+) -> list[NativeRun]:
+    """Solve ``program_factory(beta)`` for each beta (sort them decreasing for the best warm
+    starts), each run warm-started from the previous solution."""
+    runs: list[NativeRun] = []
+    previous: Solution | None = None
+    opts = options or NativeOptions()
+    for beta in betas:
+        run = solve_native(program_factory(float(beta)), replace(opts), previous, method)
+        runs.append(run)
+        previous = run.solution
+    return runs

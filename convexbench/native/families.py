@@ -1,0 +1,311 @@
+"""The programs seen as families of *columns* (groups) for the working-set solver.
+
+A column is one group of the convex program with its sign: for two-layer ReLU the block v_i
+(sign +1) or w_i (sign -1) of pattern i; for gated ReLU the block u_i; for three-layer ReLU
+the m1 blocks of atom g with w_3 > 0 (sign +1) or w_3 < 0 (sign -1).  Each column has ``m``
+blocks of ``d`` variables, a dense prediction operator A_c (n x m d, built only for the small
+working set) and ``R`` cone rows K_c (R x m d, K_c x >= 0).  Everything over all columns
+(pricing bounds, cone values) is computed matrix-free from X and the 0/1 masks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from convexbench.native.pricing import (
+    atom_price,
+    cone_price,
+    halfspace_bounds,
+    multiplier_bounds,
+)
+from convexbench.native.xp import get_array_module, to_host
+from convexbench.programs.base import ConvexProgram, Solution
+from convexbench.programs.gated2 import GatedRelu2Program
+from convexbench.programs.relu2 import Relu2Program
+from convexbench.programs.relu3 import Relu3Program
+
+
+class ColumnFamily:
+    """Interface shared by the three programs (see the module docstring)."""
+
+    n_columns: int
+    m: int
+    d: int
+    R: int  # cone rows per column (0: unconstrained)
+
+    def __init__(self, program: ConvexProgram):
+        self.program = program
+        self.X = program.X
+        self.d = program.d
+
+    # -- working-set matrices ------------------------------------------------------------
+    def prediction_blocks(self, cols: np.ndarray) -> np.ndarray:
+        """A_c for the columns ``cols``: shape (k, n, m d)."""
+        raise NotImplementedError
+
+    def cone_rows(self, cols: np.ndarray, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of K_c selected by the boolean (k, R) array ``which``.
+
+        Returns (owner, rows): the position in ``cols`` of each row and the rows (r, m d).
+        """
+        raise NotImplementedError
+
+    def cone_values(self, cols: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """K_c x_c for every cone row of every column: shape (k, R)."""
+        raise NotImplementedError
+
+    # -- pricing -------------------------------------------------------------------------
+    def cheap_prices(self, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Upper bounds on the price of every column (cone dropped), and the gradients."""
+        raise NotImplementedError
+
+    def exact_price(self, col: int, grads: np.ndarray) -> tuple[float, np.ndarray]:
+        """The exact price of one column and a maximizer (m d,)."""
+        raise NotImplementedError
+
+    pricing_exact: bool = True
+
+    def refined_bound(self, col: int, grads: np.ndarray) -> float:
+        """A tighter (still valid) upper bound on one column's price; inf if none."""
+        return float("inf")
+
+    def _init_cache(self) -> None:
+        # w_c = K_c^T mu_c from the last exact pricing of column c: for any mu_c >= 0,
+        # max over the group's ball of (g_c + w_c)^T u bounds its price (Lagrangian bound)
+        self._w = np.zeros((self.n_columns, self.m * self.d))
+        self._has_w = np.zeros(self.n_columns, dtype=bool)
+
+    def _remember(self, col: int, w: np.ndarray) -> None:
+        self._w[col] = w
+        self._has_w[col] = True
+
+    # -- solutions -----------------------------------------------------------------------
+    def to_solution(self, cols: np.ndarray, x: np.ndarray) -> Solution:
+        raise NotImplementedError
+
+    def from_solution(self, solution: Solution) -> tuple[np.ndarray, np.ndarray]:
+        """(cols, x) of the nonzero columns of a solution in the program's layout."""
+        raise NotImplementedError
+
+    def predict(self, cols: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """sum_c A_c x_c, matrix-free."""
+        if len(cols) == 0:
+            return np.zeros(self.program.n)
+        return np.einsum("knj,kj->n", self.prediction_blocks(cols), x)
+
+    def column_norms(self, x: np.ndarray) -> np.ndarray:
+        """sum_j ||x_cj|| per column, shape (k,)."""
+        k = x.shape[0]
+        return np.linalg.norm(x.reshape(k, self.m, self.d), axis=2).sum(axis=1)
+
+
+class TwoLayerFamily(ColumnFamily):
+    """Columns of relu2 (2P: V then W) and gated2 (P, no cone rows)."""
+
+    def __init__(self, program: Relu2Program | GatedRelu2Program):
+        super().__init__(program)
+        self.gated = isinstance(program, GatedRelu2Program)
+        self.P = program.n_groups
+        self.m = 1
+        self.n_columns = self.P if self.gated else 2 * self.P
+        self.R = 0 if self.gated else program.n
+        self.pricing_exact = True
+        self.patterns = program.patterns  # (P, n) bool
+        self.masks = program.masks  # (n, P) 0/1: cone signs are 2 masks - 1, never stored
+        self._init_cache()
+
+    def _split(self, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        cols = np.asarray(cols, dtype=np.int64)
+        sign = np.where(cols < self.P, 1.0, -1.0)
+        return cols % self.P, sign
+
+    def prediction_blocks(self, cols):
+        p, s = self._split(cols)
+        masks = self.patterns[p].astype(float) * s[:, None]  # (k, n)
+        return masks[:, :, None] * self.X[None, :, :]
+
+    def cone_rows(self, cols, which):
+        p, _ = self._split(cols)
+        owner, r = np.nonzero(which)
+        return owner, (2.0 * self.masks[r, p[owner]] - 1.0)[:, None] * self.X[r]
+
+    def cone_values(self, cols, x):
+        p, _ = self._split(cols)
+        return (2.0 * self.masks[:, p].T - 1.0) * (x @ self.X.T)
+
+    def cheap_prices(self, lam):
+        xp = get_array_module()
+        masks, X = xp.asarray(self.masks), xp.asarray(self.X)
+        G = to_host(masks.T @ (xp.asarray(lam)[:, None] * X))  # (P, d): X^T D_p lam
+        norms = np.linalg.norm(G, axis=1)
+        if self.gated:
+            return norms, G
+        vals = self.X @ G.T  # (n, P): the rows of each cone applied to its g
+        np.negative(vals, out=vals, where=self.masks == 0)
+        row_norms = np.linalg.norm(self.X, axis=1)
+        bounds = np.concatenate([halfspace_bounds(norms, vals, row_norms),
+                                 halfspace_bounds(norms, -vals, row_norms)])
+        cached = np.flatnonzero(self._has_w)
+        if len(cached):
+            # multipliers of earlier exact pricings stay dual feasible: reuse them as bounds
+            p, sg = self._split(cached)
+            bounds[cached] = np.minimum(bounds[cached],
+                                        multiplier_bounds(sg[:, None] * G[p], self._w[cached]))
+        return bounds, G
+
+    def exact_price(self, col, grads):
+        if self.gated:
+            g = grads[col]
+            return float(np.linalg.norm(g)), g.copy()
+        p, s = self._split(np.array([col]))
+        A = (2.0 * self.masks[:, p[0]] - 1.0)[:, None] * self.X
+        price, u, rows, mu = cone_price(s[0] * grads[p[0]], A)
+        if len(rows):
+            self._remember(col, A[rows].T @ mu)
+        return price, u
+
+    def to_solution(self, cols, x):
+        p, s = self._split(cols)
+        if self.gated:
+            U = np.zeros((self.P, self.d))
+            np.add.at(U, p, x)
+            return {"U": U}
+        V, W = np.zeros((self.P, self.d)), np.zeros((self.P, self.d))
+        np.add.at(V, p[s > 0], x[s > 0])
+        np.add.at(W, p[s < 0], x[s < 0])
+        return {"V": V, "W": W}
+
+    def from_solution(self, solution):
+        blocks = [solution["U"]] if self.gated else [solution["V"], solution["W"]]
+        x = np.concatenate([np.asarray(b, dtype=float) for b in blocks])
+        cols = np.flatnonzero(np.linalg.norm(x, axis=1) > 0)
+        return cols, x[cols]
+
+
+class ThreeLayerFamily(ColumnFamily):
+    """Columns of relu3: 2G atoms (w_3 > 0 then w_3 < 0), m1 blocks each."""
+
+    pricing_exact = True
+
+    def __init__(self, program: Relu3Program):
+        super().__init__(program)
+        self.G = program.n_groups
+        self.m = program.m1
+        self.n_columns = 2 * self.G
+        self.n = program.n
+        self.R = (self.m + 1) * self.n
+        self._init_cache()
+
+    def _split(self, cols):
+        cols = np.asarray(cols, dtype=np.int64)
+        return cols % self.G, np.where(cols < self.G, 1.0, -1.0)
+
+    def prediction_blocks(self, cols):
+        a, s = self._split(cols)
+        prog = self.program
+        w = prog.first[:, a, :] * (prog.second[:, a] * s[None, :])[:, :, None]  # (n, k, m)
+        out = w.transpose(1, 0, 2)[:, :, :, None] * self.X[None, :, None, :]  # (k, n, m, d)
+        return out.reshape(len(a), self.n, self.m * self.d)
+
+    def _full_rows(self, a: int) -> np.ndarray:
+        """All (m+1) n cone rows of atom ``a``: shape (R, m d)."""
+        prog, n, m, d = self.program, self.n, self.m, self.d
+        rows = np.zeros((m + 1, n, m, d))
+        for j in range(m):
+            rows[j, :, j, :] = prog.first_signs[:, a, j][:, None] * self.X
+            rows[m, :, j, :] = ((2.0 * prog.second[:, a] - 1.0) * prog.first[:, a, j])[
+                :, None
+            ] * self.X
+        return rows.reshape(self.R, m * d)
+
+    def cone_rows(self, cols, which):
+        a, _ = self._split(cols)
+        owner, r = np.nonzero(which)
+        prog, n, m, d = self.program, self.n, self.m, self.d
+        layer, i = r // n, r % n
+        rows = np.zeros((len(r), m, d))
+        first = layer < m
+        aj = a[owner]
+        j1 = layer[first]
+        rows[np.flatnonzero(first), j1, :] = (
+            prog.first_signs[i[first], aj[first], j1][:, None] * self.X[i[first]]
+        )
+        sec = np.flatnonzero(~first)
+        sign2 = 2.0 * prog.second[i[sec], aj[sec]] - 1.0
+        coef = prog.first[i[sec], aj[sec], :] * sign2[:, None]  # (r2, m)
+        rows[sec] = coef[:, :, None] * self.X[i[sec]][:, None, :]
+        return owner, rows.reshape(len(r), m * d)
+
+    def cone_values(self, cols, x):
+        a, _ = self._split(cols)
+        prog, k = self.program, len(a)
+        pre = np.einsum("nd,kjd->knj", self.X, x.reshape(k, self.m, self.d))  # (k, n, m)
+        fs = prog.first_signs[:, a, :].transpose(1, 0, 2)  # (k, n, m)
+        first = prog.first[:, a, :].transpose(1, 0, 2)
+        h = np.einsum("knj,knj->kn", first, pre)
+        s2 = 2.0 * prog.second[:, a].T - 1.0
+        return np.concatenate([(fs * pre).transpose(0, 2, 1).reshape(k, -1), s2 * h], axis=1)
+
+    def cheap_prices(self, lam):
+        xp = get_array_module()
+        prog = self.program
+        w = xp.asarray(prog.first) * (xp.asarray(prog.second) * xp.asarray(lam)[:, None])[
+            :, :, None
+        ]
+        Gm = to_host(xp.einsum("ngm,nd->gmd", w, xp.asarray(self.X)))  # (G, m, d)
+        # sum_j ||q_j|| <= 1: the cone-free price is max_j ||g_j||; keeping only the most
+        # violated first-layer row of each neuron gives the halfspace bound of each neuron
+        norms = np.linalg.norm(Gm, axis=2)  # (G, m)
+        vals = prog.first_signs * np.einsum("nd,gjd->ngj", self.X, Gm)  # (n, G, m)
+        row_norms = np.linalg.norm(self.X, axis=1)
+        n, G, m = vals.shape
+        pos = halfspace_bounds(norms.ravel(), vals.reshape(n, -1), row_norms).reshape(G, m)
+        neg = halfspace_bounds(norms.ravel(), -vals.reshape(n, -1), row_norms).reshape(G, m)
+        bounds = np.concatenate([pos.max(axis=1), neg.max(axis=1)])
+        cached = np.flatnonzero(self._has_w)
+        if len(cached):
+            a, sg = self._split(cached)
+            shifted = (sg[:, None, None] * Gm[a] + self._w[cached].reshape(-1, m, self.d))
+            lagrange = np.linalg.norm(shifted, axis=2).max(axis=1)
+            bounds[cached] = np.minimum(bounds[cached], lagrange)
+        return bounds, Gm
+
+    def refined_bound(self, col, grads):
+        """Drop the second-layer cone: max_j of the first-layer cone price of neuron j."""
+        a, s = self._split(np.array([col]))
+        prog = self.program
+        best = 0.0
+        for j in range(self.m):
+            A = prog.first_signs[:, a[0], j][:, None] * self.X
+            best = max(best, cone_price(s[0] * grads[a[0], j], A)[0])
+        return best
+
+    def exact_price(self, col, grads):
+        a, s = self._split(np.array([col]))
+        rows = self._full_rows(int(a[0]))
+        price, q, mu = atom_price(s[0] * grads[a[0]], rows)
+        self._remember(col, rows.T @ mu)
+        return price, q.ravel()
+
+    def to_solution(self, cols, x):
+        a, s = self._split(cols)
+        W = np.zeros((self.G, self.m, self.d))
+        Wp = np.zeros_like(W)
+        xb = x.reshape(len(a), self.m, self.d)
+        np.add.at(W, a[s > 0], xb[s > 0])
+        np.add.at(Wp, a[s < 0], xb[s < 0])
+        return {"W": W, "Wp": Wp}
+
+    def from_solution(self, solution):
+        x = np.concatenate([solution["W"], solution["Wp"]]).reshape(2 * self.G, -1)
+        cols = np.flatnonzero(np.linalg.norm(x, axis=1) > 0)
+        return cols, x[cols]
+
+
+def family_for(program: ConvexProgram) -> ColumnFamily:
+    """The column family of a program (a TypeError for unknown programs)."""
+    if isinstance(program, (Relu2Program, GatedRelu2Program)):
+        return TwoLayerFamily(program)
+    if isinstance(program, Relu3Program):
+        return ThreeLayerFamily(program)
+    raise TypeError(f"the native solver does not know programs of type {type(program).__name__}")

@@ -1,0 +1,223 @@
+"""Column generation (working set) with cone-row generation, stopped on the certificate.
+
+Outer loop:
+
+1. solve the program restricted to the working-set columns and the selected cone rows
+   accurately (``reduced.solve_reduced``);
+2. add every cone row of a working-set column that the solution violates (row generation:
+   at the optimum only a few of the n rows of a group are tight);
+3. price ALL columns of the program against lam = y - prediction: cone-free bounds
+   ||A_c^T lam|| for all columns at once (matrix-free, vectorized), then exact cone prices
+   (NNLS, or an atom SOCP for relu3) in decreasing order of the bound, branch-and-bound style;
+   columns priced above beta join the working set;
+4. stop when no row and no column was added and the dual gap, computed from an upper bound
+   on the largest exact price over all columns, is below the tolerance.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from convexbench.native.duality import relative_gap, squared_dual_value
+from convexbench.native.families import ColumnFamily, family_for
+from convexbench.native.reduced import solve_reduced
+from convexbench.programs.base import ConvexProgram, Solution
+
+
+@dataclass(frozen=True)
+class NativeOptions:
+    tol: float = 1e-6  # relative gap and relative violation to reach
+    time_limit: float | None = None
+    max_outer: int = 500
+    init_columns: int = 20
+    max_add: int = 20  # columns added per round
+    seed_rows: int | None = None  # cone rows per new column (default 2 m d)
+    safety: float = 0.3  # stop at relative gap <= safety * tol
+    price_eps: float = 0.1  # a column violates when its price exceeds beta (1 + price_eps tol)
+    reduced_tol: float | None = None  # Clarabel tolerance (default min(1e-9, tol / 1000))
+    coarse_tol: float = 0.0  # Clarabel tolerance while the set grows (0: fine from the start;
+    # 1e-6 measured slower on relu2 n=1000: inexact duals admit extra columns)
+    direct_solve_method: str | None = None
+    prune: bool = True  # drop working-set columns that the restricted optimum sets to zero
+
+
+@dataclass
+class NativeRun:
+    solution: Solution
+    status: str  # optimal | optimal_inaccurate | time_limit
+    iterations: int  # outer iterations
+    inner_iterations: int  # Clarabel iterations summed
+    seconds: float
+    relative_gap: float
+    violation: float  # relative, as in the certificate
+    n_columns: int
+    n_rows: int
+    trace: list[tuple[float, float, float]] = field(default_factory=list)  # (t, obj, viol)
+    message: str = ""
+
+
+@dataclass
+class _State:
+    cols: np.ndarray
+    x: np.ndarray
+    which: np.ndarray  # (k, R) bool: selected cone rows
+
+    def add(self, new_cols: np.ndarray, new_x: np.ndarray, new_which: np.ndarray) -> None:
+        self.cols = np.concatenate([self.cols, new_cols])
+        self.x = np.concatenate([self.x, new_x])
+        self.which = np.concatenate([self.which, new_which])
+
+
+def _seed(fam: ColumnFamily, cols: np.ndarray, x: np.ndarray, count: int) -> np.ndarray:
+    """The ``count`` tightest cone rows of each column at the points ``x``."""
+    which = np.zeros((len(cols), fam.R), dtype=bool)
+    if fam.R == 0 or len(cols) == 0:
+        return which
+    vals = fam.cone_values(cols, x)
+    count = min(count, fam.R)
+    idx = np.argpartition(vals, count - 1, axis=1)[:, :count]
+    np.put_along_axis(which, idx, True, axis=1)
+    return which
+
+
+def _price(
+    fam: ColumnFamily, lam: np.ndarray, beta: float, thresh: float, in_set: np.ndarray,
+    max_add: int, deadline: float = np.inf,
+) -> tuple[list[int], list[np.ndarray], float]:
+    """Violating columns outside the set (at most ``max_add``), their maximizers, and an upper
+    bound on the largest exact price over all columns (valid when no violator was found;
+    infinite when the deadline interrupted the pricing)."""
+    cheap, grads = fam.cheap_prices(lam)
+    order = np.argsort(-cheap)
+    new: list[int] = []
+    dirs: list[np.ndarray] = []
+    best = 0.0
+    skipped = 0.0  # the largest refined bound of a column that was not priced exactly
+    bound = 0.0
+    for pos, c in enumerate(order):
+        if time.perf_counter() > deadline:
+            return new, dirs, np.inf
+        if cheap[c] <= thresh or len(new) >= max_add:
+            bound = max(best, skipped, float(cheap[c]))
+            break
+        refined = fam.refined_bound(int(c), grads)
+        if refined <= thresh or (in_set[c] and refined <= best):
+            skipped = max(skipped, refined)
+            if pos == len(order) - 1:
+                bound = max(best, skipped)
+            continue
+        price, u = fam.exact_price(int(c), grads)
+        best = max(best, price)
+        if price > thresh and not in_set[c]:
+            new.append(int(c))
+            dirs.append(u)
+        if pos == len(order) - 1:
+            bound = max(best, skipped)
+    return new, dirs, bound
+
+
+def solve_working_set(
+    program: ConvexProgram, options: NativeOptions | None = None,
+    warm_start: Solution | None = None,
+) -> NativeRun:
+    """Solve a squared-loss program to the certificate's tolerance (see the module doc)."""
+    opts = options or NativeOptions()
+    start = time.perf_counter()
+    fam = family_for(program)
+    y, beta = program.y, program.beta
+    md = fam.m * fam.d
+    scale = max(1.0, float(np.max(np.abs(y))))
+    row_tol = 1e-2 * opts.tol * scale
+    seed_rows = opts.seed_rows or 2 * md
+    fine_tol = opts.reduced_tol or min(1e-9, opts.tol * 1e-3)
+    # while columns are still being added, a coarser restricted solve prices well enough
+    reduced_tol = max(fine_tol, min(opts.coarse_tol, opts.tol))
+    thresh = beta * (1.0 + opts.price_eps * opts.tol)
+
+    def elapsed() -> float:
+        return time.perf_counter() - start
+
+    def remaining() -> float | None:
+        return None if opts.time_limit is None else opts.time_limit - elapsed()
+
+    if warm_start is not None:
+        cols, x = fam.from_solution(warm_start)
+        state = _State(cols, x, _seed(fam, cols, x, seed_rows))
+    else:
+        state = _State(np.zeros(0, np.int64), np.zeros((0, md)), np.zeros((0, fam.R), bool))
+    trace: list[tuple[float, float, float]] = []
+    best: tuple[float, Solution, float, float] | None = None  # (obj, solution, gap, viol)
+    inner = 0
+    status, message = "optimal_inaccurate", "outer iteration limit"
+    rel_gap, violation = np.inf, 0.0
+    need_solve = len(state.cols) > 0
+    it = 0
+    while it < opts.max_outer:
+        it += 1
+        if need_solve:
+            left = remaining()
+            if left is not None and left <= 0:
+                status, message = "time_limit", "time limit reached"
+                break
+            owner, rows = fam.cone_rows(state.cols, state.which)
+            res = solve_reduced(fam.prediction_blocks(state.cols), y, beta, fam.m, owner, rows,
+                                tol=reduced_tol, time_limit=left,
+                                direct_solve_method=opts.direct_solve_method)
+            inner += res.iterations
+            if res.status == "MaxTime":
+                status, message = "time_limit", "time limit reached in the reduced solve"
+                break
+            state.x = res.x
+        if need_solve and opts.prune and len(state.cols):
+            norms = fam.column_norms(state.x)
+            keep = norms > 1e-7 * float(norms.max())
+            state = _State(state.cols[keep], state.x[keep], state.which[keep])
+        z = fam.predict(state.cols, state.x)
+        norms = fam.column_norms(state.x)
+        objective = program.loss.value(z, y) + beta * float(norms.sum())
+        added_rows = 0
+        violation = 0.0
+        if fam.R and len(state.cols):
+            vals = fam.cone_values(state.cols, state.x)
+            violation = max(0.0, -float(vals.min())) / scale
+            fresh = (vals < -row_tol) & ~state.which
+            added_rows = int(fresh.sum())
+            state.which |= fresh
+        trace.append((elapsed(), objective, violation))
+        in_set = np.zeros(fam.n_columns, dtype=bool)
+        in_set[state.cols] = True
+        max_add = opts.init_columns if len(state.cols) == 0 else opts.max_add
+        deadline = np.inf if opts.time_limit is None else start + opts.time_limit
+        new, dirs, bound = _price(fam, y - z, beta, thresh, in_set, max_add, deadline)
+        feasible = violation <= opts.tol
+        if not new and feasible:
+            rel_gap = relative_gap(objective, squared_dual_value(z, y, beta, bound))
+            if best is None or objective < best[0]:
+                best = (objective, fam.to_solution(state.cols, state.x), rel_gap, violation)
+        if new:
+            new_cols = np.array(new, dtype=np.int64)
+            new_x = np.zeros((len(new), md))
+            state.add(new_cols, new_x, _seed(fam, new_cols, np.array(dirs), seed_rows))
+        if not new and added_rows == 0:
+            if rel_gap <= opts.safety * opts.tol and feasible:
+                status, message = "optimal", ""
+                break
+            if reduced_tol <= 1e-13:
+                message = "reduced problem at its accuracy floor"
+                break
+            # the restricted solve was not accurate enough for the certificate
+            reduced_tol = fine_tol if reduced_tol > fine_tol else reduced_tol * 1e-2
+        need_solve = True
+        left = remaining()
+        if left is not None and left <= 0:
+            status, message = "time_limit", "time limit reached"
+            break
+    if status == "optimal" or best is None:
+        solution = fam.to_solution(state.cols, state.x)
+    else:
+        solution, rel_gap, violation = best[1], best[2], best[3]
+    return NativeRun(solution, status, it, inner, elapsed(), float(rel_gap), float(violation),
+                     len(state.cols), int(state.which.sum()), trace, message)

@@ -1,0 +1,164 @@
+"""The native backend against Clarabel, its certificates, warm starts and limits."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from convexbench.backends import solve
+from convexbench.backends.native import NativeBackend
+from convexbench.backends.presets import get_preset
+from convexbench.certificates import certify
+from convexbench.native import NativeOptions, solve_native, solve_path
+from convexbench.native.families import family_for
+from convexbench.programs import make_program
+
+MEDIUM = get_preset("medium")
+
+
+def planted(n: int, d: int, seed: int, bias: bool = False):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    if bias:
+        X = np.hstack([X, np.ones((n, 1))])
+    U = rng.standard_normal((X.shape[1], 3))
+    y = np.maximum(X @ U, 0.0) @ rng.standard_normal(3) + 0.1 * rng.standard_normal(n)
+    return X, y
+
+
+def beta_for(X, y, factor):
+    return factor * float(np.abs(X.T @ y).max())
+
+
+def check_against_clarabel(program, rtol=1e-6):
+    raw = NativeBackend().run(program, MEDIUM)
+    assert raw.status == "optimal", raw.message
+    cert = certify(program, raw.solution)
+    assert cert.holds(MEDIUM.tol), cert
+    assert cert.relative_violation <= 1e-6
+    ref = solve(program, "clarabel", "high")
+    assert ref.objective is not None
+    assert abs(cert.objective - ref.objective) <= rtol * abs(ref.objective), (
+        cert.objective, ref.objective)
+    # never below the conic optimum by more than its own accuracy (it is feasible)
+    assert cert.objective >= ref.objective - 1e-7 * abs(ref.objective)
+    return raw, cert
+
+
+@pytest.mark.parametrize("model", ["relu2", "gated2"])
+@pytest.mark.parametrize("factor", [0.02, 0.1])
+def test_sampled_patterns_match_clarabel(model, factor):
+    X, y = planted(60, 4, seed=1)
+    program = make_program(model, X, y, beta_for(X, y, factor), patterns=40, seed=2)
+    check_against_clarabel(program)
+
+
+@pytest.mark.parametrize("model", ["relu2", "gated2"])
+def test_exact_patterns_match_clarabel(model):
+    X, y = planted(30, 2, seed=3, bias=True)  # rank 3: Cover's count of patterns
+    program = make_program(model, X, y, beta_for(X, y, 0.05), patterns="all")
+    assert program.exact_groups and program.n_groups > 100
+    raw, cert = check_against_clarabel(program)
+    assert cert.gap_exact
+
+
+def test_relu3_matches_clarabel():
+    X, y = planted(30, 3, seed=4)
+    program = make_program("relu3", X, y, beta_for(X, y, 0.05), patterns=30, m1=2, seed=5)
+    raw, cert = check_against_clarabel(program)
+    assert program.n_active(raw.solution) >= 1
+
+
+def test_warm_start_path_gives_the_cold_answers():
+    X, y = planted(50, 4, seed=6)
+    masks_seed = 7
+    betas = [beta_for(X, y, f) for f in (0.2, 0.1, 0.05)]
+
+    def factory(beta):
+        return make_program("relu2", X, y, beta, patterns=30, seed=masks_seed)
+
+    runs = solve_path(factory, betas, NativeOptions(tol=1e-6))
+    for beta, run in zip(betas, runs, strict=True):
+        program = factory(beta)
+        cold = solve_native(program, NativeOptions(tol=1e-6))
+        warm_obj = certify(program, run.solution).objective
+        cold_obj = certify(program, cold.solution).objective
+        assert run.status == "optimal"
+        assert abs(warm_obj - cold_obj) <= 1e-6 * abs(cold_obj)
+    # the backend accepts a warm start too
+    program = factory(betas[-1])
+    raw = NativeBackend().run(program, MEDIUM, warm_start=runs[1].solution)
+    assert raw.status == "optimal" and certify(program, raw.solution).holds(1e-6)
+
+
+def test_time_limit_returns_quickly():
+    X, y = planted(400, 10, seed=8)
+    program = make_program("relu2", X, y, beta_for(X, y, 0.01), patterns=300, seed=9)
+    start = time.perf_counter()
+    raw = NativeBackend().run(program, get_preset("high"), time_limit=0.05)
+    elapsed = time.perf_counter() - start
+    assert raw.status == "time_limit"
+    assert elapsed < 5.0
+    assert raw.solution is not None and set(raw.solution) == {"V", "W"}
+
+
+@pytest.mark.parametrize("loss", ["hinge", "logistic"])
+def test_unsupported_loss_has_a_clear_reason(loss):
+    X, y = planted(20, 3, seed=10)
+    program = make_program("relu2", X, np.sign(y) + (y == 0), 0.1, loss=loss, patterns=10)
+    reason = NativeBackend().supports(program)
+    assert reason is not None and loss in reason and "squared" in reason
+    raw = NativeBackend().run(program, MEDIUM)
+    assert raw.status == "error" and raw.solution is None
+
+
+def test_info_is_always_available():
+    info = NativeBackend().info()
+    assert info.available and info.name == "native" and info.version
+
+
+def test_fista_and_working_set_agree_on_gated():
+    X, y = planted(80, 5, seed=11)
+    program = make_program("gated2", X, y, beta_for(X, y, 0.05), patterns=50, seed=12)
+    ws = solve_native(program, NativeOptions(tol=1e-7))
+    fi = solve_native(program, NativeOptions(tol=1e-7), method="fista")
+    a, b = certify(program, ws.solution), certify(program, fi.solution)
+    assert a.holds(1e-6) and b.holds(1e-6)
+    assert abs(a.objective - b.objective) <= 1e-6 * a.objective
+
+
+@pytest.mark.parametrize("model", ["relu2", "gated2", "relu3"])
+def test_family_rows_values_and_layout_are_consistent(model):
+    X, y = planted(25, 3, seed=13)
+    program = make_program(model, X, y, 0.5, patterns=12, seed=14)
+    fam = family_for(program)
+    rng = np.random.default_rng(0)
+    cols = rng.choice(fam.n_columns, size=min(5, fam.n_columns), replace=False)
+    x = rng.standard_normal((len(cols), fam.m * fam.d))
+    solution = fam.to_solution(cols, x)
+    np.testing.assert_allclose(program.predict(solution), fam.predict(cols, x), atol=1e-12)
+    back_cols, back_x = fam.from_solution(solution)
+    order = np.argsort(cols)
+    np.testing.assert_array_equal(back_cols, cols[order])
+    np.testing.assert_allclose(back_x, x[order])
+    if fam.R:
+        vals = fam.cone_values(cols, x)
+        which = np.ones((len(cols), fam.R), dtype=bool)
+        owner, rows = fam.cone_rows(cols, which)
+        np.testing.assert_allclose(np.einsum("rj,rj->r", rows, x[owner]), vals.ravel(),
+                                   atol=1e-12)
+        viol = max(0.0, -float(vals.min()))
+        assert viol == pytest.approx(program.cone_violation(solution), abs=1e-12)
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), factor=st.sampled_from([0.03, 0.08, 0.2]))
+def test_random_relu2_instances_match_clarabel(seed, factor):
+    X, y = planted(40, 3, seed=seed)
+    program = make_program("relu2", X, y, beta_for(X, y, factor), patterns=25, seed=seed + 1)
+    check_against_clarabel(program)
