@@ -81,6 +81,7 @@ def train_convex(
             seed,
             dict(backend=backend, accuracy=accuracy_preset, time_limit=time_limit, **solve_options),
         )
+    total_seconds = time.perf_counter() - start
     record: dict[str, Any] = program.describe()
     record.update(refinement)
     record.update(
@@ -97,7 +98,7 @@ def train_convex(
             "status_agrees": result.status_agrees,
             "objective": result.objective,
             "solver_objective": result.solver_objective,
-            "times": {"patterns": groups_seconds, **result.times},
+            "times": {"patterns": groups_seconds, **result.times, "total": total_seconds},
             "peak_memory_mb": result.peak_memory_mb,
             "iterations": result.iterations,
             "message": result.message,

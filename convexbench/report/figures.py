@@ -64,7 +64,9 @@ def objective_vs_time(df: pd.DataFrame, model: str, out_dir: str | Path) -> Repo
             ax.plot(t[ok], y[ok], color=PALETTE[r.method], alpha=0.55, lw=1.0)
             finals.append(r.objective)
         ax.axhline(c["objective"], color=PALETTE["convex"], ls="--", lw=1.4)
-        ax.plot([c["times_wall"]], [c["objective"]], marker="*", ms=11,
+        total = c.get("times_total")
+        finish = total if total is not None and np.isfinite(total) else c["times_wall"]
+        ax.plot([finish], [c["objective"]], marker="*", ms=11,
                 color=PALETTE["convex"], ls="none")
         low = min(float(c["objective"]), float(np.nanmin(finals)))
         high = max(float(c["objective"]), float(np.nanmax(finals)))
@@ -83,7 +85,7 @@ def objective_vs_time(df: pd.DataFrame, model: str, out_dir: str | Path) -> Repo
         plt.Line2D([], [], color=PALETTE["adam"], label="Adam runs"),
         plt.Line2D([], [], color="black", ls="--", label="convex optimum (sampled patterns)"),
         plt.Line2D([], [], color="black", marker="*", ls="none", ms=10,
-                   label="convex solve finished (wall time)"),
+                   label="convex solve finished (total wall time)"),
     ]
     fig.legend(handles=handles, loc="lower center", ncol=4, frameon=False,
                bbox_to_anchor=(0.5, -0.02 - 0.02 / rows))

@@ -113,7 +113,7 @@ class SolveSettings:
     accuracy: str = "medium"
     time_limit: float | None = None
     memory_limit_mb: float | None = None
-    isolate: bool | None = None  # None: isolate when a limit is set and isolation exists
+    isolate: bool | None = None  # None: isolate whenever isolation exists (see _use_isolation)
     threads: int = 1
     enumeration_limit: int = DEFAULT_ENUMERATION_LIMIT
 
@@ -179,8 +179,9 @@ def _use_isolation(settings: SolveSettings) -> bool:
     available = isolation_available()
     if settings.isolate and not available:
         raise UserError("isolated solves are not available in this installation")
-    has_limit = settings.time_limit is not None or settings.memory_limit_mb is not None
-    return available and (bool(settings.isolate) or has_limit)
+    # a fresh child process is the only place where the peak resident memory of one solve
+    # can be read (ru_maxrss never decreases within a process), so isolate by default
+    return available
 
 
 def _finite(value: float | None) -> float | None:
