@@ -43,6 +43,7 @@ def reproduce(mode: str = "quick", out: str | Path = "reports", jobs: int = 2,
     start = time.perf_counter()
     out = Path(out)
     results = Path(results_dir) if results_dir is not None else out / "results"
+    spec_is_packaged = spec is None
     spec = spec if spec is not None else load_spec(mode)
     summary = run_spec(spec, results, jobs=jobs, executor=executor, scheduler=scheduler,
                        resume=resume, progress=progress)
@@ -53,4 +54,47 @@ def reproduce(mode: str = "quick", out: str | Path = "reports", jobs: int = 2,
                f"`convexbench report {results}` rebuilds this page).")
     report = build_report(results, out, title=f"convexbench reproduce --{mode}",
                           preface=preface)
+    if spec_is_packaged:
+        add_scaling_section(mode, out, progress)
     return Reproduction(mode, summary, report, time.perf_counter() - start)
+
+
+def add_scaling_section(mode: str, out: Path, progress: bool = True) -> None:
+    """Run the complexity sweep of ``mode`` into ``out/scaling`` and link it from the index."""
+    from convexbench.scaling.run import run_scaling_full, run_scaling_quick
+
+    sweep = run_scaling_quick if mode == "quick" else run_scaling_full
+    directory = out / "scaling"
+    result = sweep(directory, progress=print if progress else None)
+    fits = (directory / "fits.md").read_text() if (directory / "fits.md").exists() else ""
+    summary = result.summary()
+    lines = [
+        "",
+        "## Complexity (polynomial-time claims, MATH.md §4)",
+        "",
+        f"`convexbench scaling` sweep of `reproduce --{mode}` (raw points: "
+        "[points.csv](scaling/points.csv); fits: [Markdown](scaling/fits.md), "
+        "[LaTeX](scaling/fits.tex), [CSV](scaling/fits.csv)). Log-log exponents with 95% "
+        "bootstrap confidence intervals next to the theoretical degree; the pattern count in n "
+        "must grow with degree r - 1 for data of rank r.",
+        "",
+    ]
+    for name, caption in (
+        ("scaling_n", "Patterns, time and memory against n (log-log, fitted lines)."),
+        ("scaling_P", "Time and memory against the number of patterns P (log-log)."),
+        ("saturation", "Distinct sampled patterns against the number of samples, with "
+                       "Cover's count."),
+    ):
+        if (directory / f"{name}.png").exists():
+            lines += [f"![{caption}](scaling/{name}.png)", "",
+                      f"{caption} ([PNG](scaling/{name}.png), [PDF](scaling/{name}.pdf))", ""]
+    lines += [
+        fits,
+        "",
+        f"{summary['points']} grid points; exact pattern counts equal to Cover's count at "
+        f"{summary['cover_count_matches']}; {summary['verified']}/{summary['solves']} solves "
+        f"verified; limits hit: {summary['limits']}.",
+        "",
+    ]
+    with open(out / "README.md", "a", encoding="utf-8") as index:
+        index.write("\n".join(lines))
