@@ -166,7 +166,9 @@ def _refine(program, result, rounds: int, max_new: int, seed: int, solve_kwargs:
         )
         if n_new == 0:
             break
-        candidate_result = solve(candidate, **{**solve_kwargs, "accuracy": "low"})
+        candidate_result = solve(
+            candidate, **{**solve_kwargs, "accuracy": "low"}, with_certificate=False
+        )
         if candidate_result.solution is None:
             break
         program, result = candidate, candidate_result

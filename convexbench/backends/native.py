@@ -52,7 +52,8 @@ class NativeBackend(Backend):
         reason = self.supports(program)
         if reason:
             return RawRun("error", "unsupported", None, message=reason)
-        options = replace(self.options, tol=preset.tol, time_limit=time_limit)
+        options = replace(self.options, tol=preset.tol, time_limit=time_limit,
+                          threads=max(int(threads), 1))
         run = solve_native(program, options, warm_start=warm_start, method=self.method)
         return RawRun(
             status=run.status,

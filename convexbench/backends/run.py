@@ -39,8 +39,13 @@ def solve(
     memory_limit_mb: float | None = None,
     grace: float = DEFAULT_GRACE,
     start_method: str | None = None,
+    with_certificate: bool = True,
 ) -> SolveResult:
     """Solve ``program`` with ``backend`` and certify the answer independently.
+
+    ``with_certificate=False`` is for intermediate iterates that are never reported (e.g. the rounds
+    of column generation): the objective is recomputed but no certificate is built, and the
+    result is not ``verified``.
 
     ``isolate=None`` runs in a child process when a memory limit is set or when a time limit
     is set and the backend has no time option of its own (ECOS, CVXOPT); ``True``/``False``
@@ -59,7 +64,8 @@ def solve(
         raise UnavailableError(f"backend {chosen.name} cannot solve this program: {reason}")
     return run_backend(program, chosen, preset, time_limit=time_limit, threads=threads,
                        isolate=isolate, memory_limit_mb=memory_limit_mb, grace=grace,
-                       start_method=start_method, version=info.version)
+                       start_method=start_method, version=info.version,
+                       with_certificate=with_certificate)
 
 
 def needs_isolation(backend: Backend, time_limit: float | None,
@@ -81,6 +87,7 @@ def run_backend(
     grace: float = DEFAULT_GRACE,
     start_method: str | None = None,
     version: str | None = None,
+    with_certificate: bool = True,
 ) -> SolveResult:
     """Run an available backend (in-process or isolated) and certify; checks nothing else."""
     if isolate is None:
@@ -107,7 +114,7 @@ def run_backend(
         peak, baseline = memory.peak_mb, memory.baseline_mb
     return certify_run(program, raw, backend.name, version, preset, wall, peak,
                        elapsed=elapsed, memory_baseline_mb=baseline, isolated=bool(isolate),
-                       time_limit=time_limit)
+                       time_limit=time_limit, with_certificate=with_certificate)
 
 
 def certify_run(
@@ -122,6 +129,7 @@ def certify_run(
     memory_baseline_mb: float | None = None,
     isolated: bool = False,
     time_limit: float | None = None,
+    with_certificate: bool = True,
 ) -> SolveResult:
     """Turn a backend's raw report into a certified :class:`SolveResult`.
 
@@ -130,7 +138,11 @@ def certify_run(
     """
     start = time.perf_counter()
     certificate, message = None, raw.message
-    if raw.solution is not None:
+    recomputed = None
+    if raw.solution is not None and not with_certificate:
+        recomputed = program.objective(raw.solution)
+        message = (message + "; " if message else "") + "not certified (intermediate iterate)"
+    elif raw.solution is not None:
         try:
             certificate = certify(program, raw.solution)
         except Exception as exc:  # a malformed solution is not verified, and says why
@@ -138,7 +150,7 @@ def certify_run(
     certify_seconds = time.perf_counter() - start
     verified = certificate is not None and certificate.holds(preset.tol)
     solver_says_ok = raw.status == "optimal"
-    objective = None
+    objective = recomputed if recomputed is not None and math.isfinite(recomputed) else None
     if certificate is not None and math.isfinite(certificate.objective):
         objective = certificate.objective
     return SolveResult(

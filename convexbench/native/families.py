@@ -39,9 +39,25 @@ class ColumnFamily:
         self.d = program.d
 
     # -- working-set matrices ------------------------------------------------------------
-    def prediction_blocks(self, cols: np.ndarray) -> np.ndarray:
-        """A_c for the columns ``cols``: shape (k, n, m d)."""
+    def prediction_blocks(self, cols: np.ndarray, rows: slice = slice(None)) -> np.ndarray:
+        """Rows ``rows`` of A_c for the columns ``cols``: shape (k, rows, m d)."""
         raise NotImplementedError
+
+    def gram(self, cols: np.ndarray, y: np.ndarray, budget: int = 1 << 18
+             ) -> tuple[np.ndarray, np.ndarray]:
+        """A^T A and A^T y for the stacked working-set columns, accumulated over row chunks
+        so that at most ``budget`` entries of A exist at a time."""
+        k, md, n = len(cols), self.m * self.d, self.program.n
+        H = np.zeros((k * md, k * md))
+        b = np.zeros(k * md)
+        step = max(1, budget // max(k * md, 1))
+        for lo in range(0, n, step):
+            rows = slice(lo, min(lo + step, n))
+            chunk = self.prediction_blocks(cols, rows)  # (k, nb, md)
+            flat = chunk.transpose(1, 0, 2).reshape(chunk.shape[1], k * md)
+            H += flat.T @ flat
+            b += flat.T @ y[rows]
+        return H, b
 
     def cone_rows(self, cols: np.ndarray, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Rows of K_c selected by the boolean (k, R) array ``which``.
@@ -88,7 +104,7 @@ class ColumnFamily:
         raise NotImplementedError
 
     def predict(self, cols: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """sum_c A_c x_c, matrix-free."""
+        """sum_c A_c x_c."""
         if len(cols) == 0:
             return np.zeros(self.program.n)
         return np.einsum("knj,kj->n", self.prediction_blocks(cols), x)
@@ -119,10 +135,17 @@ class TwoLayerFamily(ColumnFamily):
         sign = np.where(cols < self.P, 1.0, -1.0)
         return cols % self.P, sign
 
-    def prediction_blocks(self, cols):
+    def prediction_blocks(self, cols, rows=slice(None)):
         p, s = self._split(cols)
-        masks = self.patterns[p].astype(float) * s[:, None]  # (k, n)
-        return masks[:, :, None] * self.X[None, :, :]
+        masks = self.patterns[p][:, rows] * s[:, None]  # (k, nb)
+        return masks[:, :, None] * self.X[None, rows, :]
+
+    def predict(self, cols, x):
+        """sum_c s_c D_c X x_c with an (n, k) temporary only."""
+        if len(cols) == 0:
+            return np.zeros(self.program.n)
+        p, s = self._split(cols)
+        return np.einsum("nk,nk->n", self.masks[:, p], self.X @ (x * s[:, None]).T)
 
     def cone_rows(self, cols, which):
         p, _ = self._split(cols)
@@ -200,12 +223,23 @@ class ThreeLayerFamily(ColumnFamily):
         cols = np.asarray(cols, dtype=np.int64)
         return cols % self.G, np.where(cols < self.G, 1.0, -1.0)
 
-    def prediction_blocks(self, cols):
+    def prediction_blocks(self, cols, rows=slice(None)):
         a, s = self._split(cols)
         prog = self.program
-        w = prog.first[:, a, :] * (prog.second[:, a] * s[None, :])[:, :, None]  # (n, k, m)
-        out = w.transpose(1, 0, 2)[:, :, :, None] * self.X[None, :, None, :]  # (k, n, m, d)
-        return out.reshape(len(a), self.n, self.m * self.d)
+        w = prog.first[rows][:, a, :] * (prog.second[rows][:, a] * s[None, :])[:, :, None]
+        X = self.X[rows]
+        out = w.transpose(1, 0, 2)[:, :, :, None] * X[None, :, None, :]  # (k, nb, m, d)
+        return out.reshape(len(a), X.shape[0], self.m * self.d)
+
+    def predict(self, cols, x):
+        """sum_c s_c D2 sum_j D1j X x_cj with (n, k, m) temporaries only."""
+        if len(cols) == 0:
+            return np.zeros(self.program.n)
+        a, s = self._split(cols)
+        prog = self.program
+        pre = np.einsum("nd,kjd->nkj", self.X, x.reshape(len(a), self.m, self.d))
+        h = np.einsum("nkj,nkj->nk", prog.first[:, a, :], pre)
+        return np.einsum("nk,nk->n", prog.second[:, a] * s[None, :], h)
 
     def _full_rows(self, a: int) -> np.ndarray:
         """All (m+1) n cone rows of atom ``a``: shape (R, m d)."""

@@ -56,7 +56,6 @@ def fista_gated(
     V, t = U.copy(), 1.0
     trace: list[tuple[float, float, float]] = []
     gap, status, it = np.inf, "optimal_inaccurate", 0
-    prev_obj = np.inf
     for it in range(1, max_iter + 1):
         z = (masks * (X @ V.T)).sum(axis=1)
         G = masks.T @ ((z - y)[:, None] * X)  # gradient (P, d)
@@ -84,6 +83,4 @@ def fista_gated(
             if time_limit is not None and time.perf_counter() - start > time_limit:
                 status = "time_limit"
                 break
-            prev_obj = obj
-    del prev_obj
     return FistaRun(to_host(U), status, it, time.perf_counter() - start, float(gap), trace)

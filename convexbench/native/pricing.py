@@ -76,7 +76,7 @@ def halfspace_bounds(norms: np.ndarray, vals: np.ndarray, row_norms: np.ndarray
 
 
 def atom_price(
-    g: np.ndarray, rows: np.ndarray, tol: float = 1e-10
+    g: np.ndarray, rows: np.ndarray, tol: float = 1e-10, threads: int = 1
 ) -> tuple[float, np.ndarray, np.ndarray]:
     """max sum_j g_j^T q_j s.t. sum_j ||q_j|| <= 1, rows @ vec(q) >= 0, for g of shape (m, d).
 
@@ -111,6 +111,7 @@ def atom_price(
     settings.verbose = False
     settings.tol_gap_abs = settings.tol_gap_rel = tol
     settings.tol_feas = tol
+    settings.max_threads = max(int(threads), 0)
     solver = clarabel.DefaultSolver(sp.csc_matrix((nq + m, nq + m)), c, A, b, cones, settings)
     sol = solver.solve()
     q = np.asarray(sol.x[:nq]).reshape(m, d)

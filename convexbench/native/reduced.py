@@ -4,8 +4,9 @@
 
 with a few columns (k) and only the cone rows the outer loop has selected.  The conic form is
 built here with sparse matrices (no cvxpy): variables [x (k m d), t (k m)] with (t_b, x_b) in a
-second-order cone per block and P = A^T A (Gram form, dense k m d square; used while k m d is
-at most n), or variables [x, t, r] with r = A x - y and P = I on r (residual form, otherwise).
+second-order cone per block, P = A^T A (dense k m d square, the caller accumulates it over row
+chunks) and q = -A^T y.  A residual form (r = A x - y, P = I on r) was measured much slower:
+Clarabel then factors a dense n x n front.
 """
 
 from __future__ import annotations
@@ -42,44 +43,47 @@ def _soc_block(n_blocks: int, d: int, x_offset: int, t_offset: int, n_vars: int)
     return sp.csc_matrix((-np.ones(len(rows)), (rows, cols)), shape=(len(rows), n_vars))
 
 
+def _upper_csc(H: np.ndarray) -> sp.csc_matrix:
+    """The upper triangle of a dense symmetric matrix as CSC, without index-pair temporaries
+    (column j of the upper triangle is row j of the lower one)."""
+    N = H.shape[0]
+    counts = np.arange(1, N + 1)
+    indptr = np.zeros(N + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    indices = (np.arange(indptr[-1]) - np.repeat(indptr[:-1], counts)).astype(np.int32)
+    data = H[np.tri(N, dtype=bool)]
+    return sp.csc_matrix((data, indices, indptr), shape=(N, N))
+
+
 def solve_reduced(
-    A: np.ndarray,
-    y: np.ndarray,
+    H: np.ndarray,
+    Aty: np.ndarray,
     beta: float,
     m: int,
+    d: int,
     owner: np.ndarray,
     rows: np.ndarray,
     tol: float = 1e-9,
     time_limit: float | None = None,
     direct_solve_method: str | None = None,
+    threads: int = 1,
 ) -> ReducedResult:
-    """Solve the restricted program: ``A`` (k, n, m d) prediction blocks, cone rows ``rows``
+    """Solve the restricted program given its Gram matrix ``H`` = A^T A and ``Aty`` = A^T y
+    (A: the k columns' prediction blocks side by side, k m d wide), with cone rows ``rows``
     (r, m d) owned by the columns ``owner`` (r,)."""
     start = time.perf_counter()
-    k, n, md = A.shape
-    d = md // m
-    nx, nt = k * md, k * m
-    flat = A.transpose(1, 0, 2).reshape(n, nx)  # (n, k m d)
-    gram = nx <= 4 * n  # the residual form makes Clarabel factor a dense n x n front
-    n_vars = nx + nt + (0 if gram else n)
+    nx = H.shape[0]
+    md = m * d
+    k = nx // md
+    nt = k * m
+    n_vars = nx + nt
     q = np.zeros(n_vars)
-    q[nx : nx + nt] = beta
+    q[:nx] = -Aty
+    q[nx:] = beta
+    P = sp.block_diag([_upper_csc(H), sp.csc_matrix((nt, nt))], format="csc")
     blocks: list[sp.spmatrix] = []
     cones: list = []
     b_parts: list[np.ndarray] = []
-    if gram:
-        H = flat.T @ flat
-        P = sp.block_diag([sp.triu(sp.csc_matrix(H)), sp.csc_matrix((nt, nt))], format="csc")
-        q[:nx] = -(flat.T @ y)
-    else:
-        P = sp.block_diag(
-            [sp.csc_matrix((nx + nt, nx + nt)), sp.identity(n, format="csc")], format="csc"
-        )
-        # A x - r = y  as a zero cone:  [A, 0, -I] v + s = y, s = 0
-        eq = sp.hstack([sp.csc_matrix(flat), sp.csc_matrix((n, nt)), -sp.identity(n)])
-        blocks.append(eq)
-        b_parts.append(y)
-        cones.append(clarabel.ZeroConeT(n))
     if len(owner):
         r_idx = np.repeat(np.arange(len(owner)), md)
         c_idx = (owner[:, None] * md + np.arange(md)[None, :]).ravel()
@@ -99,6 +103,7 @@ def solve_reduced(
     settings.tol_feas = tol
     settings.tol_ktratio = min(1e-6, tol)
     settings.max_iter = 200
+    settings.max_threads = max(int(threads), 0)
     if direct_solve_method:
         settings.direct_solve_method = direct_solve_method
     if time_limit is not None:

@@ -41,6 +41,7 @@ class NativeOptions:
     coarse_tol: float = 0.0  # Clarabel tolerance while the set grows (0: fine from the start;
     # 1e-6 measured slower on relu2 n=1000: inexact duals admit extra columns)
     direct_solve_method: str | None = None
+    threads: int = 1  # Clarabel threads (1 measured faster on the loaded 2-core machine)
     prune: bool = True  # drop working-set columns that the restricted optimum sets to zero
 
 
@@ -163,9 +164,11 @@ def solve_working_set(
                 status, message = "time_limit", "time limit reached"
                 break
             owner, rows = fam.cone_rows(state.cols, state.which)
-            res = solve_reduced(fam.prediction_blocks(state.cols), y, beta, fam.m, owner, rows,
-                                tol=reduced_tol, time_limit=left,
-                                direct_solve_method=opts.direct_solve_method)
+            H, Aty = fam.gram(state.cols, y)
+            res = solve_reduced(H, Aty, beta, fam.m, fam.d, owner, rows, tol=reduced_tol,
+                                time_limit=left, direct_solve_method=opts.direct_solve_method,
+                                threads=opts.threads)
+            del H
             inner += res.iterations
             if res.status == "MaxTime":
                 status, message = "time_limit", "time limit reached in the reduced solve"
@@ -195,8 +198,11 @@ def solve_working_set(
         feasible = violation <= opts.tol
         if not new and feasible:
             rel_gap = relative_gap(objective, squared_dual_value(z, y, beta, bound))
-            if best is None or objective < best[0]:
-                best = (objective, fam.to_solution(state.cols, state.x), rel_gap, violation)
+        if feasible and (best is None or objective < best[0]):
+            # every feasible restricted point is feasible for the full program: keep the best
+            # one for a time-limited return
+            gap = rel_gap if not new else np.inf
+            best = (objective, fam.to_solution(state.cols, state.x), gap, violation)
         if new:
             new_cols = np.array(new, dtype=np.int64)
             new_x = np.zeros((len(new), md))
