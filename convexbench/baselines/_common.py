@@ -131,3 +131,11 @@ def build_result(
         diverged=out.diverged,
         best_objective=float(finite.min()) if finite.size else float("nan"),
     )
+
+
+def check_scales(beta: float, init_scale: float) -> None:
+    """A UserError unless beta >= 0 and init_scale > 0 are finite."""
+    if not (np.isfinite(beta) and beta >= 0):
+        raise UserError(f"beta must be non-negative and finite, got {beta}")
+    if not (np.isfinite(init_scale) and init_scale > 0):
+        raise UserError(f"init_scale must be positive, got {init_scale}")

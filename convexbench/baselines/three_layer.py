@@ -17,6 +17,7 @@ from convexbench.baselines._common import (
     DEFAULT_ITERATIONS,
     build_result,
     check_data,
+    check_scales,
     positive_int,
     resolve_settings,
 )
@@ -124,10 +125,7 @@ def train_three_layer(
     n, d = X.shape
     n_subnetworks = positive_int("n_subnetworks", n_subnetworks)
     m1 = positive_int("m1", m1)
-    if not (np.isfinite(beta) and beta >= 0):
-        raise UserError(f"beta must be non-negative and finite, got {beta}")
-    if not (np.isfinite(init_scale) and init_scale > 0):
-        raise UserError(f"init_scale must be positive, got {init_scale}")
+    check_scales(beta, init_scale)
     settings = resolve_settings(
         n,
         optimizer,

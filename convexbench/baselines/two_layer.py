@@ -14,12 +14,12 @@ from convexbench.baselines._common import (
     DEFAULT_ITERATIONS,
     build_result,
     check_data,
+    check_scales,
     positive_int,
     resolve_settings,
 )
 from convexbench.baselines._loop import run_loop
 from convexbench.baselines.records import TrainResult
-from convexbench.errors import UserError
 from convexbench.losses import Loss
 from convexbench.networks import TwoLayerNetwork
 
@@ -87,10 +87,7 @@ def train_two_layer(
     X, y, loss_obj = check_data(X, y, loss)
     n, d = X.shape
     width = positive_int("width", width)
-    if not (np.isfinite(beta) and beta >= 0):
-        raise UserError(f"beta must be non-negative and finite, got {beta}")
-    if not (np.isfinite(init_scale) and init_scale > 0):
-        raise UserError(f"init_scale must be positive, got {init_scale}")
+    check_scales(beta, init_scale)
     settings = resolve_settings(
         n,
         optimizer,

@@ -23,13 +23,19 @@ class Report:
     claims: tuple[Claim, ...]
 
 
-def build_report(results_dir: str | Path, out_dir: str | Path | None = None,
-                 title: str = "convexbench report", preface: str = "") -> Report:
+def build_report(
+    results_dir: str | Path,
+    out_dir: str | Path | None = None,
+    title: str = "convexbench report",
+    preface: str = "",
+) -> Report:
     """Read the stored cells of ``results_dir`` and write the report to ``out_dir``."""
     results_dir = Path(results_dir)
     if not (results_dir / STORE_FILE).is_file():
-        raise UserError(f"{results_dir} holds no results ({STORE_FILE} not found); "
-                        f"run `convexbench run SPEC --out {results_dir}` first")
+        raise UserError(
+            f"{results_dir} holds no results ({STORE_FILE} not found); "
+            f"run `convexbench run SPEC --out {results_dir}` first"
+        )
     out = Path(out_dir) if out_dir is not None else results_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
     store = ResultsStore(results_dir)
@@ -46,30 +52,54 @@ def build_report(results_dir: str | Path, out_dir: str | Path | None = None,
         item = make(df, out)
         if item:
             items.append(item)
-    items.append(tables.write_table(
-        tables.claims_table(claims), out, "claims", "Claims of MATH.md §5",
-        "Verdict (holds / fails / not tested) of every claim with the numbers measured."))
+    items.append(
+        tables.write_table(
+            tables.claims_table(claims),
+            out,
+            "claims",
+            "Claims of MATH.md §5",
+            "Verdict (holds / fails / not tested) of every claim with the numbers measured.",
+        )
+    )
     detail = tables.global_table(claims)
     if not detail.empty:
-        items.append(tables.write_table(
-            detail, out, "global_optimality", "Convex optimum vs non-convex runs",
-            "Per setting behind claims 2a (every pattern/atom, tiny data) and 2b (sampled "
-            "patterns, the comparison figures): convex objective, best and median final "
-            "objective of the SGD and Adam runs, and the relative margin (negative: a run "
-            "ended below the convex value)."))
+        items.append(
+            tables.write_table(
+                detail,
+                out,
+                "global_optimality",
+                "Convex optimum vs non-convex runs",
+                "Per setting behind claims 2a (every pattern/atom, tiny data) and 2b (sampled "
+                "patterns refined by column generation, the comparison figures): convex "
+                "objective, best and median final "
+                "objective of the SGD and Adam runs, and the relative margin (negative: a run "
+                "ended below the convex value).",
+            )
+        )
     for role, family, stem, title_text, what in (
-        ("uci-table", "uci", "uci_binary", "Binary UCI datasets",
-         "UCI binary classification sets"),
-        ("fmnist-table", "fashion-mnist", "fashion_mnist_pairs", "Fashion-MNIST class pairs",
-         "Fashion-MNIST class-pair subsets"),
+        ("uci-table", "uci", "uci_binary", "Binary UCI datasets", "UCI binary classification sets"),
+        (
+            "fmnist-table",
+            "fashion-mnist",
+            "fashion_mnist_pairs",
+            "Fashion-MNIST class pairs",
+            "Fashion-MNIST class-pair subsets",
+        ),
     ):
         table = tables.dataset_table(df, role, family)
         if not table.empty:
-            items.append(tables.write_table(
-                table, out, stem, title_text,
-                f"{what}: training size n, features d, beta, sampled patterns P, convex "
-                f"training objective, best and median final objective of the SGD and Adam "
-                f"runs, train/test accuracy of the convex model and the median SGD run, "
-                f"convex solve wall time and median SGD run time (seconds)."))
+            items.append(
+                tables.write_table(
+                    table,
+                    out,
+                    stem,
+                    title_text,
+                    f"{what}: training size n, features d, beta, patterns P (sampled, then column "
+                f"generation), convex "
+                    f"training objective, best and median final objective of the SGD and Adam "
+                    f"runs, train/test accuracy of the convex model and the median SGD run, "
+                    f"convex solve wall time and median SGD run time (seconds).",
+                )
+            )
     index = write_index(out, items, claims, store.runs(), title, preface)
     return Report(out, index, tuple(items), tuple(claims))

@@ -21,21 +21,28 @@ PALETTE = {"sgd": "#1f77b4", "adam": "#ff7f0e", "convex": "#000000"}
 MODEL_TITLES = {"relu2": "two-layer ReLU", "relu3": "three-layer parallel ReLU (form A)"}
 
 
-def _save(fig: plt.Figure, out_dir: str | Path, stem: str, title: str,
-          caption: str) -> ReportItem:
+def _save(fig: plt.Figure, out_dir: str | Path, stem: str, title: str, caption: str) -> ReportItem:
     folder = Path(out_dir) / "figures"
     folder.mkdir(parents=True, exist_ok=True)
     for ext in ("png", "pdf"):
-        fig.savefig(folder / f"{stem}.{ext}", dpi=150, bbox_inches="tight",
-                    metadata={"CreationDate": None} if ext == "pdf" else None)
+        fig.savefig(
+            folder / f"{stem}.{ext}",
+            dpi=150,
+            bbox_inches="tight",
+            metadata={"CreationDate": None} if ext == "pdf" else None,
+        )
     plt.close(fig)
-    return ReportItem("figure", stem, title, caption,
-                      (f"figures/{stem}.png", f"figures/{stem}.pdf"))
+    return ReportItem(
+        "figure", stem, title, caption, (f"figures/{stem}.png", f"figures/{stem}.pdf")
+    )
 
 
 def _short(dataset: str) -> str:
-    return dataset.replace("synthetic:", "synthetic ").replace("uci:", "UCI ").replace(
-        "fashion-mnist:", "Fashion-MNIST ")
+    return (
+        dataset.replace("synthetic:", "synthetic ")
+        .replace("uci:", "UCI ")
+        .replace("fashion-mnist:", "Fashion-MNIST ")
+    )
 
 
 def objective_vs_time(df: pd.DataFrame, model: str, out_dir: str | Path) -> ReportItem | None:
@@ -66,42 +73,66 @@ def objective_vs_time(df: pd.DataFrame, model: str, out_dir: str | Path) -> Repo
         ax.axhline(c["objective"], color=PALETTE["convex"], ls="--", lw=1.4)
         total = c.get("times_total")
         finish = total if total is not None and np.isfinite(total) else c["times_wall"]
-        ax.plot([finish], [c["objective"]], marker="*", ms=11,
-                color=PALETTE["convex"], ls="none")
+        ax.plot([finish], [c["objective"]], marker="*", ms=11, color=PALETTE["convex"], ls="none")
         low = min(float(c["objective"]), float(np.nanmin(finals)))
         high = max(float(c["objective"]), float(np.nanmax(finals)))
         span = max(high - low, 1e-3 * max(1.0, abs(low)))
         ax.set_ylim(low - 0.6 * span, high + 3.0 * span)
         ax.set_xscale("log")
-        ax.set_title(f"{_short(dataset)}\n(n={int(c['n_train'])}, d={int(c['d'])}, "
-                     f"beta={c['beta']:.3g}, {int(c['n_patterns'])} "
-                     f"{'atoms' if model == 'relu3' else 'patterns'})", fontsize=8)
+        ax.set_title(
+            f"{_short(dataset)}\n(n={int(c['n_train'])}, d={int(c['d'])}, "
+            f"beta={c['beta']:.3g}, {int(c['n_patterns'])} "
+            f"{'atoms' if model == 'relu3' else 'patterns'})",
+            fontsize=8,
+        )
         ax.set_xlabel("wall time (s, log scale)")
         ax.set_ylabel("training objective")
-    for ax in list(axes.flat)[len(datasets):]:
+    for ax in list(axes.flat)[len(datasets) :]:
         ax.set_visible(False)
     handles = [
         plt.Line2D([], [], color=PALETTE["sgd"], label="SGD (momentum) runs"),
         plt.Line2D([], [], color=PALETTE["adam"], label="Adam runs"),
-        plt.Line2D([], [], color="black", ls="--", label="convex optimum (sampled patterns)"),
-        plt.Line2D([], [], color="black", marker="*", ls="none", ms=10,
-                   label="convex solve finished (total wall time)"),
+        plt.Line2D(
+            [], [], color="black", ls="--", label="convex optimum (sampled + column generation)"
+        ),
+        plt.Line2D(
+            [],
+            [],
+            color="black",
+            marker="*",
+            ls="none",
+            ms=10,
+            label="convex solve finished (total wall time)",
+        ),
     ]
-    fig.legend(handles=handles, loc="lower center", ncol=4, frameon=False,
-               bbox_to_anchor=(0.5, -0.02 - 0.02 / rows))
-    fig.suptitle(f"Training objective vs wall time: {MODEL_TITLES.get(model, model)}",
-                 fontsize=11)
+    fig.legend(
+        handles=handles,
+        loc="lower center",
+        ncol=4,
+        frameon=False,
+        bbox_to_anchor=(0.5, -0.02 - 0.02 / rows),
+    )
+    fig.suptitle(f"Training objective vs wall time: {MODEL_TITLES.get(model, model)}", fontsize=11)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     n_sgd = int((base["method"] == "sgd").sum() / max(1, len(datasets)))
     n_adam = int((base["method"] == "adam").sum() / max(1, len(datasets)))
-    caption = (f"{MODEL_TITLES.get(model, model)}: the full training objective (loss + "
-               f"regularization, MATH.md) of {n_sgd} SGD and {n_adam} Adam runs per dataset "
-               f"against wall time, with the verified convex optimum over sampled "
-               f"{'atoms' if model == 'relu3' else 'sign patterns'} as a dashed line (star: "
-               f"when the convex solve finished). The y-axis is clipped near the final "
-               f"values; early iterates lie above it.")
-    return _save(fig, out_dir, f"objective_vs_time_{model}",
-                 f"Objective vs wall time ({MODEL_TITLES.get(model, model)})", caption)
+    caption = (
+        f"{MODEL_TITLES.get(model, model)}: the full training objective (loss + "
+        f"regularization, MATH.md) of {n_sgd} SGD and {n_adam} Adam runs per dataset "
+        f"against wall time, with the verified convex optimum over sampled "
+        f"{'atoms' if model == 'relu3' else 'sign patterns'} refined by column "
+        f"generation (dual pricing) as a dashed line (star: when the convex training "
+        f"finished, sampling, column generation and the final solve included). "
+        f"The y-axis is clipped near the final "
+        f"values; early iterates lie above it."
+    )
+    return _save(
+        fig,
+        out_dir,
+        f"objective_vs_time_{model}",
+        f"Objective vs wall time ({MODEL_TITLES.get(model, model)})",
+        caption,
+    )
 
 
 def sparsity_vs_beta(df: pd.DataFrame, out_dir: str | Path) -> ReportItem | None:
@@ -120,8 +151,13 @@ def sparsity_vs_beta(df: pd.DataFrame, out_dir: str | Path) -> ReportItem | None
     sns.lineplot(data=conv, x="beta", y="n_active", hue="dataset_label", marker="o", ax=ax1)
     for _dataset, group in conv.groupby("dataset_label"):
         ax1.axhline(int(group["n_train"].iloc[0]) + 1, color="grey", ls=":", lw=1)
-        ax1.annotate("n + 1", (group["beta"].min(), int(group["n_train"].iloc[0]) + 1),
-                     fontsize=7, color="grey", va="bottom")
+        ax1.annotate(
+            "n + 1",
+            (group["beta"].min(), int(group["n_train"].iloc[0]) + 1),
+            fontsize=7,
+            color="grey",
+            va="bottom",
+        )
     ax1.set_xscale("log")
     ax1.set_yscale("log")
     ax1.set_ylim(bottom=0.8)
@@ -131,10 +167,18 @@ def sparsity_vs_beta(df: pd.DataFrame, out_dir: str | Path) -> ReportItem | None
     ax1.legend(title="dataset", fontsize=7, title_fontsize=7)
     splits = [c for c in ("train_accuracy", "test_accuracy") if c in conv]
     acc = conv[["beta", "dataset_label", *splits]].melt(
-        id_vars=["beta", "dataset_label"], var_name="split", value_name="fraction correct")
+        id_vars=["beta", "dataset_label"], var_name="split", value_name="fraction correct"
+    )
     acc["split"] = acc["split"].str.replace("_accuracy", "", regex=False)
-    sns.lineplot(data=acc, x="beta", y="fraction correct", hue="dataset_label", style="split",
-                 marker="o", ax=ax2)
+    sns.lineplot(
+        data=acc,
+        x="beta",
+        y="fraction correct",
+        hue="dataset_label",
+        style="split",
+        marker="o",
+        ax=ax2,
+    )
     ax2.set_xscale("log")
     ax2.set_xlabel("beta (regularization weight, log scale)")
     ax2.set_ylabel("accuracy (fraction correct)")
@@ -143,10 +187,12 @@ def sparsity_vs_beta(df: pd.DataFrame, out_dir: str | Path) -> ReportItem | None
     ax2.legend(handles, [{"dataset_label": "dataset"}.get(lb, lb) for lb in labels], fontsize=7)
     fig.tight_layout()
     names = ", ".join(sorted(conv["dataset_label"].unique()))
-    caption = (f"Two-layer convex program on {names} with "
-               f"{int(conv['n_patterns'].max())} sampled patterns: the number of nonzero "
-               f"groups (neurons of the reconstructed network; dotted: n + 1) and the train "
-               f"and test accuracy against beta.")
+    caption = (
+        f"Two-layer convex program on {names} with "
+        f"{int(conv['n_patterns'].max())} sampled patterns: the number of nonzero "
+        f"groups (neurons of the reconstructed network; dotted: n + 1) and the train "
+        f"and test accuracy against beta."
+    )
     return _save(fig, out_dir, "sparsity_vs_beta", "Sparsity and accuracy vs beta", caption)
 
 
@@ -169,7 +215,9 @@ def pattern_counts(df: pd.DataFrame, out_dir: str | Path) -> ReportItem | None:
     ax.set_title("Hyperplane arrangement size", fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    caption = ("Distinct sign patterns found by exact enumeration on Gaussian data of rank r "
-               "(general position) against n, with Cover's count; the slope on log-log axes "
-               "is the degree r - 1 of the polynomial growth.")
+    caption = (
+        "Distinct sign patterns found by exact enumeration on Gaussian data of rank r "
+        "(general position) against n, with Cover's count; the slope on log-log axes "
+        "is the degree r - 1 of the polynomial growth."
+    )
     return _save(fig, out_dir, "pattern_counts", "Pattern counts vs n", caption)
