@@ -44,3 +44,13 @@ def test_help_does_not_import_the_solvers():
 def test_no_command_prints_help(capsys):
     assert main([]) == 0
     assert "usage" in capsys.readouterr().out
+
+
+def test_public_api_is_lazy_and_complete():
+    code = (
+        "import sys, convexbench as c; light = 'cvxpy' not in sys.modules; "
+        "names = [getattr(c, n).__name__ for n in c.__all__ if n != '__version__']; "
+        "print(light, len(names))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "8"]

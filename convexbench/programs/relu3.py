@@ -79,7 +79,7 @@ class Relu3Program(ConvexProgram):
         return np.einsum("ngm,ngm->ng", self.first, self._pre(B))
 
     def predict(self, solution: Solution) -> np.ndarray:
-        H = self._second_layer_input(solution["W"]) - 0.0
+        H = self._second_layer_input(solution["W"])
         Hp = self._second_layer_input(solution["Wp"])
         return np.einsum("ng,ng->n", self.second, H - Hp)
 
