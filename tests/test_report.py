@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pandas as pd
@@ -44,7 +45,11 @@ TINY = {
 def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("results")
     summary = run_spec(parse_spec(TINY), path, jobs=2, progress=False)
-    assert summary.complete and summary.n_errors == 0
+    if summary.n_errors:
+        with sqlite3.connect(path / "results.sqlite") as con:
+            errors = con.execute("select cell, error from cells where status='error'").fetchall()
+        pytest.fail(f"{summary.n_errors} cell(s) failed: {errors}")
+    assert summary.complete
     return path
 
 

@@ -23,6 +23,7 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -62,6 +63,22 @@ def default_start_method() -> str:
     if method:
         return method
     return "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+
+
+def _forget_inherited_forkserver() -> None:
+    """In a forked child, drop the parent's forkserver: it is not our child (waitpid on it
+    fails with ECHILD), so the child must start its own on first use."""
+    from multiprocessing import forkserver
+
+    server = forkserver._forkserver  # noqa: SLF001
+    server._forkserver_pid = None  # noqa: SLF001
+    server._forkserver_address = None  # noqa: SLF001
+    server._forkserver_alive_fd = None  # noqa: SLF001
+    server._lock = threading.Lock()  # noqa: SLF001
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_inherited_forkserver)
 
 
 def _context(method: str):
