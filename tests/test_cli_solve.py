@@ -118,3 +118,20 @@ def test_solve_bad_input_is_one_line_error(tmp_path, capsys, case, extra):
     assert lines, "an error message is expected"
     assert "Traceback" not in captured.err
     assert lines[-1].startswith("convexbench: error:") or "error:" in lines[-1]
+
+
+def test_solve_isolated_with_threads(capsys, data_file):
+    code, record = run_json(capsys, "solve", "--data", str(data_file), "--beta", "0.1",
+                            "--backend", "ecos", "--isolate", "--threads", "1",
+                            "--time-limit", "60", "--json")
+    assert code == 0 and record["verified"] is True
+
+
+@pytest.mark.parametrize("extra", [["--threads", "0"], ["--loss", "hinge", "--backend", "native"]])
+def test_solve_unsupported_options_are_one_line_errors(tmp_path, capsys, extra):
+    path = tmp_path / "pm1.npz"
+    rng = np.random.default_rng(3)
+    np.savez(path, X=rng.standard_normal((20, 3)), y=np.where(rng.random(20) > 0.5, 1.0, -1.0))
+    code = main(["solve", "--data", str(path), "--beta", "0.1", *extra])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and len(err) == 1 and err[0].startswith("convexbench: error:")

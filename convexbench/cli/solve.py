@@ -80,6 +80,16 @@ def register(subparsers) -> None:
         metavar="MB",
         help="memory cap in MB (runs the solve in an isolated child process)",
     )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="solver and BLAS threads (default 1)"
+    )
+    parser.add_argument(
+        "--isolate",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run the solve in a child process with hard limits (default: only when a limit "
+        "cannot be enforced in-process)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)
 
@@ -88,9 +98,9 @@ def run(args: argparse.Namespace) -> int:
     from convexbench.training import train_convex
 
     X, y, X_test, y_test, name = load_data_from_args(args)
-    options = {}
+    options = {"threads": args.threads, "isolate": args.isolate}
     if args.memory_limit is not None:
-        options.update(isolate=True, memory_limit_mb=args.memory_limit)
+        options["memory_limit_mb"] = args.memory_limit
     training = train_convex(
         X,
         y,
