@@ -38,6 +38,7 @@ from convexbench.backends import (
 from convexbench.backends.isolation import DEFAULT_GRACE
 from convexbench.backends.run import check_limits
 from convexbench.errors import UserError
+from convexbench.experiments.provenance import write_provenance
 from convexbench.programs.base import ConvexProgram
 from convexbench.report.tables import to_latex, to_markdown
 
@@ -294,6 +295,7 @@ def write_comparison(table: pd.DataFrame, out: str | Path) -> dict[str, str]:
     attrs["runs"].to_csv(out / "compare_runs.csv", index=False)
     attrs["summary"].to_csv(out / "compare_summary.csv", index=False)
     files["runs_csv"] = str(out / "compare_runs.csv")
+    files["provenance"] = str(write_provenance(out / "provenance.json", dict(settings)))
     files["summary_csv"] = str(out / "compare_summary.csv")
     profile = attrs.get("profile")
     if profile is not None:

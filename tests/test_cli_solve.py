@@ -38,6 +38,10 @@ def test_solve_json_contract(capsys, data_file, model):
     assert set(record["times"]) >= {"build", "compile", "solve", "wall"}
     assert record["verified"] is True and record["n"] == 30 and record["d"] == 3
     assert record["nonconvex_objective"] == pytest.approx(record["objective"], rel=1e-6)
+    provenance = record["provenance"]
+    assert provenance["packages"]["cvxpy"] and provenance["packages"]["numpy"]
+    assert provenance["solvers"]["clarabel"] and provenance["parameters"]["model"] == model
+    assert provenance["blas"] is not None and provenance["python"].startswith("3.")
 
 
 def test_solve_all_patterns_is_globally_optimal(capsys, data_file):

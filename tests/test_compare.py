@@ -92,7 +92,8 @@ def test_compare_with_a_crashing_backend_completes(tmp_path):
     runs = table.attrs["runs"]
     assert len(runs[runs["backend"] == "clarabel"]) == 4  # 2 problems x 2 repetitions
     for name in ("compare.md", "compare.csv", "compare.tex", "compare_runs.csv",
-                 "compare_summary.csv", "performance_profile.png", "performance_profile.pdf"):
+                 "compare_summary.csv", "performance_profile.png", "performance_profile.pdf",
+                 "provenance.json"):
         assert (tmp_path / name).stat().st_size > 0, name
     csv = pd.read_csv(tmp_path / "compare.csv")
     assert list(csv.columns) == TABLE_COLUMNS

@@ -119,7 +119,10 @@ def run(args: argparse.Namespace) -> int:
         limit=args.limit,
         **options,
     )
-    record = {"data": name, **training.record}
+    from convexbench.experiments.provenance import collect
+
+    parameters = {k: v for k, v in vars(args).items() if k != "func"}
+    record = {"data": name, **training.record, "provenance": collect(parameters)}
     if args.json:
         print_json(record)
     else:

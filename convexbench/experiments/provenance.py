@@ -99,3 +99,12 @@ def collect(parameters: dict[str, Any] | None = None) -> dict[str, Any]:
         "argv": list(sys.argv),
         "parameters": parameters or {},
     }
+
+
+def write_provenance(path: str | Path, parameters: dict[str, Any] | None = None) -> Path:
+    """Write :func:`collect` as JSON to ``path`` (e.g. beside a table or a sweep)."""
+    import json
+
+    path = Path(path)
+    path.write_text(json.dumps(collect(parameters), indent=2, default=str) + "\n")
+    return path

@@ -219,8 +219,8 @@ def plot_saturation(saturation: Sequence[SaturationRecord], out_dir: Path,
 
 def write_outputs(records: Sequence[PointRecord], saturation: Sequence[SaturationRecord],
                   fits: Sequence[Fit], out_dir: str | Path, plots: bool = True) -> list[Path]:
-    """Write ``points.csv``, ``saturation.csv``, ``fits.csv``, ``fits.md``, ``fits.tex`` and
-    the plots into ``out_dir``; the paths written."""
+    """Write ``points.csv``, ``saturation.csv``, ``fits.csv``, ``fits.md``, ``fits.tex``,
+    ``provenance.json`` and the plots into ``out_dir``; the paths written."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -229,6 +229,9 @@ def write_outputs(records: Sequence[PointRecord], saturation: Sequence[Saturatio
                         ("fits.csv", fits_frame(fits))):
         frame.to_csv(out / name, index=False)
         written.append(out / name)
+    from convexbench.experiments.provenance import write_provenance
+
+    written.append(write_provenance(out / "provenance.json"))
     (out / "fits.md").write_text(fits_markdown(fits))
     (out / "fits.tex").write_text(fits_latex(fits))
     written += [out / "fits.md", out / "fits.tex"]
