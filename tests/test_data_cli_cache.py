@@ -15,27 +15,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import DOWNLOADS
 
 from convexbench.cli import main
 from convexbench.data import cache, list_datasets, load_dataset, openml_source
 from convexbench.data.cache import DataFile, sha256_bytes
 from convexbench.errors import UnavailableError, UserError
 
-CALLS: list[str] = []
-
-
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    """Temporary cache, no mirror, and a downloader that records and refuses every call."""
-    monkeypatch.setenv("CONVEXBENCH_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("CONVEXBENCH_DATA_DIR", raising=False)
-    CALLS.clear()
-
-    def no_network(url, dest):
-        CALLS.append(url)
-        raise urllib.error.URLError("network disabled in tests")
-
-    monkeypatch.setattr(cache, "_fetch_url", no_network)
+pytestmark = pytest.mark.usefixtures("offline_data")
 
 
 def _bundled_uci(name: str) -> dict[str, bytes]:
@@ -62,7 +49,7 @@ def test_list_works_with_no_data_dir_and_no_network(capsys):
     assert lines["fashion-mnist:0v9"][-1] == "bundled"
     assert lines["synthetic:teacher2"][-1] == "bundled"
     assert "26 bundled" in out and "100 download" in out
-    assert CALLS == []
+    assert DOWNLOADS == []
 
 
 def test_list_json_and_filters(capsys):
@@ -112,7 +99,7 @@ def test_numpy_seed_is_accepted_and_bad_seed_refused():
 def test_missing_dataset_offline_via_python_api():
     with pytest.raises(UnavailableError, match="convexbench datasets import"):
         load_dataset("uci:wine")
-    assert CALLS, "the downloader should have been tried (and refused by the test)"
+    assert DOWNLOADS, "the downloader should have been tried (and refused by the test)"
 
 
 def test_import_copies_and_verifies_then_verify_flags_corruption(tmp_path, capsys):

@@ -11,7 +11,6 @@ import io
 import json
 import os
 import time
-import urllib.error
 from importlib import resources
 from pathlib import Path
 
@@ -32,21 +31,7 @@ FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
          "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 
 
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("CONVEXBENCH_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("CONVEXBENCH_DATA_DIR", raising=False)
-
-    def no_network(url, dest):
-        raise urllib.error.URLError("network disabled in tests")
-
-    monkeypatch.setattr(cache, "_fetch_url", no_network)
-
-
-@pytest.fixture
-def mirror(monkeypatch):
-    monkeypatch.setenv("CONVEXBENCH_DATA_DIR", str(MIRROR))
-    return MIRROR
+pytestmark = pytest.mark.usefixtures("offline_data")
 
 
 @pytest.fixture(scope="module")

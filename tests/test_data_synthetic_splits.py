@@ -24,11 +24,7 @@ from convexbench.data.synthetic import (
 )
 from convexbench.errors import UserError
 
-
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("CONVEXBENCH_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("CONVEXBENCH_DATA_DIR", raising=False)
+pytestmark = pytest.mark.usefixtures("offline_data")
 
 
 def test_parse_name_examples():

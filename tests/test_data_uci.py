@@ -7,7 +7,6 @@ Tests that need the real files read them from ``$CONVEXBENCH_DATA_DIR`` (CI sets
 from __future__ import annotations
 
 import os
-import urllib.error
 from pathlib import Path
 
 import numpy as np
@@ -26,22 +25,7 @@ needs_mirror = pytest.mark.skipif(
 ALL = sorted(registry("uci")["datasets"])
 
 
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    """Temporary cache, no mirror unless a test asks, and no network."""
-    monkeypatch.setenv("CONVEXBENCH_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("CONVEXBENCH_DATA_DIR", raising=False)
-
-    def no_network(url, dest):
-        raise urllib.error.URLError("network disabled in tests")
-
-    monkeypatch.setattr(cache, "_fetch_url", no_network)
-
-
-@pytest.fixture
-def mirror(monkeypatch):
-    monkeypatch.setenv("CONVEXBENCH_DATA_DIR", str(MIRROR))
-    return MIRROR
+pytestmark = pytest.mark.usefixtures("offline_data")
 
 
 def _read_file(path: Path) -> tuple[np.ndarray, np.ndarray]:

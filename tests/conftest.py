@@ -1,0 +1,37 @@
+"""Fixtures shared by the data tests: no user cache, no mirror unless asked, no network."""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+from pathlib import Path
+
+import pytest
+
+from convexbench.data import cache
+
+_ENV = os.environ.get("CONVEXBENCH_DATA_DIR")
+DATA_MIRROR = Path(_ENV).resolve() if _ENV else None
+
+DOWNLOADS: list[str] = []  # URLs a test tried to download (always refused)
+
+
+@pytest.fixture
+def offline_data(tmp_path, monkeypatch):
+    """A temporary cache, no mirror, and a downloader that records and refuses every call."""
+    monkeypatch.setenv("CONVEXBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("CONVEXBENCH_DATA_DIR", raising=False)
+    DOWNLOADS.clear()
+
+    def no_network(url, dest):
+        DOWNLOADS.append(url)
+        raise urllib.error.URLError("network disabled in tests")
+
+    monkeypatch.setattr(cache, "_fetch_url", no_network)
+
+
+@pytest.fixture
+def mirror(monkeypatch):
+    """Point CONVEXBENCH_DATA_DIR at the real data mirror (tests using it skip without it)."""
+    monkeypatch.setenv("CONVEXBENCH_DATA_DIR", str(DATA_MIRROR))
+    return DATA_MIRROR
