@@ -80,7 +80,6 @@ def _dual_direction(program: ConvexProgram, z: np.ndarray) -> np.ndarray:
         # (the gap is then valid but may stay positive at the optimum)
         margin = program.y * z
         alpha = np.clip((1.0 - margin) * 1e6 + 0.5, 0.0, 1.0)
-        alpha = np.where(margin < 1 - 1e-6, 1.0, np.where(margin > 1 + 1e-6, 0.0, alpha))
         return -program.y * alpha
     return program.loss.gradient(z, program.y)
 

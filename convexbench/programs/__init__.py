@@ -7,7 +7,7 @@ import numpy as np
 from convexbench.errors import UserError
 from convexbench.patterns import DEFAULT_ENUMERATION_LIMIT, enumerate_patterns, sample_patterns
 from convexbench.programs.atoms import Atoms, enumerate_atoms, sample_atoms
-from convexbench.programs.base import ConvexProgram, CvxpyModel, Solution
+from convexbench.programs.base import ConvexProgram, CvxpyModel, Solution, check_data
 from convexbench.programs.gated2 import GatedNetwork, GatedRelu2Program
 from convexbench.programs.relu2 import Relu2Program
 from convexbench.programs.relu3 import Relu3Program
@@ -42,8 +42,6 @@ def make_program(
 ) -> ConvexProgram:
     """Build a program from data: ``patterns`` is ``"all"`` (exact enumeration) or the number
     of random directions (sub-networks for relu3) to sample with ``seed``."""
-    from convexbench.programs.base import check_data
-
     X, y = check_data(X, y)
     exact = patterns == "all"
     if not exact:
