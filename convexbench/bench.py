@@ -7,7 +7,8 @@ Clarabel (default linear solver and direct_solve_method='qdldl') and ECOS, certi
 answer with ``convexbench.certificates.certify`` and prints wall times, objectives, relative
 gaps to the best objective, violations, verification, each method's time to reach 1e-3 and
 1e-6 relative objective accuracy (feasible to 1e-6), and time ratios against native.
-Conic solves run in a spawned child each (a timeout kills it; ECOS has no time limit of its own).
+Every method runs in a spawned child of its own (a timeout kills it; ECOS has no time limit of
+its own), which also measures its peak memory above the child's baseline.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import multiprocessing as mp
 import resource
 import sys
 import time
-import tracemalloc
 from dataclasses import dataclass, field
 
 import cvxpy as cp
@@ -104,9 +104,42 @@ CONIC = {
 }
 
 
-def _conic_child(program: ConvexProgram, method: str, conn) -> None:
-    solver, options = CONIC[method]
+def _peak_reset() -> float:
+    """Reset this process's resident-memory high-water mark (Linux) and return the resident
+    memory now, in MB; elsewhere the max RSS so far (growth is then a lower bound)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return _status_mb("VmRSS")
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _peak_mb() -> float:
+    try:
+        return _status_mb("VmHWM")
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _status_mb(key: str) -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024.0
+    raise OSError(key)
+
+
+def _run_method(program: ConvexProgram, method: str) -> tuple:
+    """(status, wall, solve, solution, note, trace) of one method, in this process."""
     start = time.perf_counter()
+    if method == "native":
+        raw = NativeBackend().run(program, get_preset("medium"))
+        note = (f"{raw.iterations} outer, {raw.extra.get('n_columns')} cols, "
+                f"{raw.extra.get('n_rows')} rows")
+        return (raw.status, time.perf_counter() - start, raw.solve_seconds, raw.solution, note,
+                raw.extra.get("trace", []))
+    solver, options = CONIC[method]
     model = program.build_cvxpy()
     try:
         data, chain, inverse = model.problem.get_problem_data(solver, solver_opts=options)
@@ -117,46 +150,38 @@ def _conic_child(program: ConvexProgram, method: str, conn) -> None:
         status = str(model.problem.status)
         solution = program.solution_from_cvxpy(model) if model.problem.value is not None else None
     except (cp.error.SolverError, ValueError) as exc:
-        conn.send(("error", time.perf_counter() - start, 0.0, None, str(exc)[:80], None))
-        return
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    conn.send((status, time.perf_counter() - start, solve, solution, "", peak))
+        return "error", time.perf_counter() - start, 0.0, None, str(exc)[:80], []
+    return status, time.perf_counter() - start, solve, solution, "", []
 
 
-def run_conic(program: ConvexProgram, method: str, timeout: float) -> Outcome:
+def _child(program: ConvexProgram, warm_up: ConvexProgram, method: str, conn) -> None:
+    """Run one method and report it with its peak memory above the child's baseline: the
+    interpreter, the program's arrays and whatever a first solve loads for good (code, BLAS
+    buffers; a tiny ``warm_up`` solve pays for those) are in the baseline."""
+    _run_method(warm_up, method)
+    baseline = _peak_reset()
+    result = _run_method(program, method)
+    conn.send((*result, max(0.0, _peak_mb() - baseline)))
+
+
+def run_isolated(program: ConvexProgram, warm_up: ConvexProgram, method: str, timeout: float
+                 ) -> Outcome:
+    """One method in a fresh spawned child (a timeout kills it)."""
     ctx = mp.get_context("spawn")  # fork after BLAS/Rayon threads can deadlock
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_conic_child, args=(program, method, child), daemon=True)
+    proc = ctx.Process(target=_child, args=(program, warm_up, method, child), daemon=True)
     start = time.perf_counter()
     proc.start()
     child.close()
     if parent.poll(timeout):
-        status, wall, solve, solution, note, peak = parent.recv()
+        status, wall, solve, solution, note, trace, peak = parent.recv()
         proc.join()
-        return Outcome(method, status, wall, solve, solution, peak_mb=peak, note=note)
+        return Outcome(method, status, wall, solve, solution, trace=trace, peak_mb=peak,
+                       note=note)
     proc.kill()
     proc.join()
     return Outcome(method, "timeout", time.perf_counter() - start, float("nan"), None,
                    note=f"killed after {timeout:.0f} s")
-
-
-def run_native(program: ConvexProgram, accuracy: str = "medium") -> Outcome:
-    preset = get_preset(accuracy)
-    start = time.perf_counter()
-    raw = NativeBackend().run(program, preset)
-    wall = time.perf_counter() - start
-    return Outcome("native", raw.status, wall, raw.solve_seconds, raw.solution,
-                   trace=raw.extra.get("trace", []), note=f"{raw.iterations} outer, "
-                   f"{raw.extra.get('n_columns')} cols, {raw.extra.get('n_rows')} rows")
-
-
-def native_peak_mb(program: ConvexProgram) -> float:
-    """Peak traced numpy/Python memory of one native solve (Clarabel's own heap excluded)."""
-    tracemalloc.start()
-    NativeBackend().run(program, get_preset("medium"))
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return peak / 2**20
 
 
 def time_to(outcome: Outcome, reference: float, scale: float, acc: float,
@@ -183,10 +208,11 @@ def bench_instance(inst: Instance, conic: bool, timeout: float,
     size = program.size()
     print(f"\n## {inst.name}: beta = {beta:.6g} (= {BETA_FACTOR} ||X^T y||_inf), "
           f"{program.n_groups} groups, conic size {size}", flush=True)
-    outcomes = [run_native(program)]
+    warm_up, _ = build(Instance("warm-up", inst.model, 40, inst.d, 8, inst.m1, inst.seed))
+    outcomes = [run_isolated(program, warm_up, "native", timeout)]
     if conic:
         for method in methods:
-            outcomes.append(run_conic(program, method, timeout))
+            outcomes.append(run_isolated(program, warm_up, method, timeout))
             print(f"   {method}: {outcomes[-1].status} in {outcomes[-1].wall:.1f} s", flush=True)
     scale = max(1.0, float(np.max(np.abs(program.y))))
     certs = {o.method: certify(program, o.solution) if o.solution is not None else None
@@ -217,8 +243,9 @@ def bench_instance(inst: Instance, conic: bool, timeout: float,
             mine, theirs = native[f"t_{acc}"], r[f"t_{acc}"]
             r[f"ratio_{acc}"] = (theirs / mine) if mine and theirs else None
     x_mb = (program.X.nbytes + _mask_bytes(program)) / 2**20
-    native["peak_mb"] = native_peak_mb(program)
-    native["note"] += f"; X+masks {x_mb:.1f} MB"
+    if native["peak_mb"] is not None:
+        native["note"] += (f"; X+masks {x_mb:.1f} MB, peak/(X+masks) "
+                           f"{native['peak_mb'] / x_mb:.1f}")
     timed_out = [o for o in outcomes[1:] if o.status == "timeout"]
     if conic and fastest is None and timed_out and native["t_1e-6"]:
         limit = min(o.wall for o in timed_out)
@@ -254,7 +281,8 @@ def print_table(rows: list[dict]) -> None:
     print(tabulate(table, headers=headers))
     print("ratio = method's time to the accuracy / native's (conic: solve time of its final "
           "answer; an interior-point method has no usable intermediate iterate).  peak_mb: "
-          "conic = child max RSS; native = traced numpy/Python peak (Clarabel heap excluded).")
+          "growth of the resident memory (everything, solver heaps included) above the "
+          "child's baseline with the program loaded.")
 
 
 def main(argv: list[str] | None = None) -> int:

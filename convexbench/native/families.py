@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from convexbench.native.ipm import PackedGram
 from convexbench.native.pricing import (
     atom_price,
     cone_price,
@@ -23,6 +24,14 @@ from convexbench.programs.base import ConvexProgram, Solution
 from convexbench.programs.gated2 import GatedRelu2Program
 from convexbench.programs.relu2 import Relu2Program
 from convexbench.programs.relu3 import Relu3Program
+
+_CHUNK_ENTRIES = 1 << 16  # entries of an (n, chunk) pricing temporary
+
+
+def _chunks(count: int, per_item: int) -> list[slice]:
+    """Slices of ``range(count)`` with about ``_CHUNK_ENTRIES / per_item`` items each."""
+    step = max(1, _CHUNK_ENTRIES // max(per_item, 1))
+    return [slice(lo, min(lo + step, count)) for lo in range(0, count, step)]
 
 
 class ColumnFamily:
@@ -43,21 +52,23 @@ class ColumnFamily:
         """Rows ``rows`` of A_c for the columns ``cols``: shape (k, rows, m d)."""
         raise NotImplementedError
 
-    def gram(self, cols: np.ndarray, y: np.ndarray, budget: int = 1 << 18
-             ) -> tuple[np.ndarray, np.ndarray]:
-        """A^T A and A^T y for the stacked working-set columns, accumulated over row chunks
-        so that at most ``budget`` entries of A exist at a time."""
+    def gram(self, cols: np.ndarray, y: np.ndarray, budget: int = 1 << 16
+             ) -> tuple[PackedGram, np.ndarray]:
+        """A^T A (packed: upper triangle of one N x N array) and A^T y for the stacked
+        working-set columns, accumulated over row chunks so that at most ``budget`` entries
+        of A exist at a time."""
         k, md, n = len(cols), self.m * self.d, self.program.n
-        H = np.zeros((k * md, k * md))
+        gram = PackedGram.empty(k * md)
         b = np.zeros(k * md)
         step = max(1, budget // max(k * md, 1))
         for lo in range(0, n, step):
             rows = slice(lo, min(lo + step, n))
             chunk = self.prediction_blocks(cols, rows)  # (k, nb, md)
             flat = chunk.transpose(1, 0, 2).reshape(chunk.shape[1], k * md)
-            H += flat.T @ flat
+            gram.add_rank_update(flat)
             b += flat.T @ y[rows]
-        return H, b
+        gram.finish()
+        return gram, b
 
     def cone_rows(self, cols: np.ndarray, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Rows of K_c selected by the boolean (k, R) array ``which``.
@@ -163,11 +174,14 @@ class TwoLayerFamily(ColumnFamily):
         norms = np.linalg.norm(G, axis=1)
         if self.gated:
             return norms, G
-        vals = self.X @ G.T  # (n, P): the rows of each cone applied to its g
-        np.negative(vals, out=vals, where=self.masks == 0)
         row_norms = np.linalg.norm(self.X, axis=1)
-        bounds = np.concatenate([halfspace_bounds(norms, vals, row_norms),
-                                 halfspace_bounds(norms, -vals, row_norms)])
+        bounds = np.empty(2 * self.P)
+        for cols in _chunks(self.P, self.program.n):  # (n, chunk) temporaries only
+            vals = self.X @ G[cols].T  # the rows of each cone applied to its g
+            np.negative(vals, out=vals, where=self.masks[:, cols] == 0)
+            bounds[cols] = halfspace_bounds(norms[cols], vals, row_norms)
+            np.negative(vals, out=vals)
+            bounds[self.P:][cols] = halfspace_bounds(norms[cols], vals, row_norms)
         cached = np.flatnonzero(self._has_w)
         if len(cached):
             # multipliers of earlier exact pricings stay dual feasible: reuse them as bounds
@@ -283,18 +297,23 @@ class ThreeLayerFamily(ColumnFamily):
     def cheap_prices(self, lam):
         xp = get_array_module()
         prog = self.program
-        w = xp.asarray(prog.first) * (xp.asarray(prog.second) * xp.asarray(lam)[:, None])[
-            :, :, None
-        ]
-        Gm = to_host(xp.einsum("ngm,nd->gmd", w, xp.asarray(self.X)))  # (G, m, d)
-        # sum_j ||q_j|| <= 1: the cone-free price is max_j ||g_j||; keeping only the most
-        # violated first-layer row of each neuron gives the halfspace bound of each neuron
-        norms = np.linalg.norm(Gm, axis=2)  # (G, m)
-        vals = prog.first_signs * np.einsum("nd,gjd->ngj", self.X, Gm)  # (n, G, m)
+        n, G, m = prog.first.shape
+        X, lam = xp.asarray(self.X), xp.asarray(lam)
+        Gm = np.empty((G, m, self.d))
+        pos, neg = np.empty((G, m)), np.empty((G, m))
         row_norms = np.linalg.norm(self.X, axis=1)
-        n, G, m = vals.shape
-        pos = halfspace_bounds(norms.ravel(), vals.reshape(n, -1), row_norms).reshape(G, m)
-        neg = halfspace_bounds(norms.ravel(), -vals.reshape(n, -1), row_norms).reshape(G, m)
+        for atoms in _chunks(G, n * m):  # (n, chunk, m) temporaries only
+            w = xp.asarray(prog.first[:, atoms]) * (
+                xp.asarray(prog.second[:, atoms]) * lam[:, None])[:, :, None]
+            Gm[atoms] = to_host(xp.einsum("ngm,nd->gmd", w, X))
+            # sum_j ||q_j|| <= 1: the cone-free price is max_j ||g_j||; keeping only the most
+            # violated first-layer row of each neuron gives the halfspace bound of each neuron
+            norms = np.linalg.norm(Gm[atoms], axis=2).ravel()
+            vals = (prog.first_signs[:, atoms] * np.einsum("nd,gjd->ngj", self.X, Gm[atoms])
+                    ).reshape(n, -1)
+            pos[atoms] = halfspace_bounds(norms, vals, row_norms).reshape(-1, m)
+            np.negative(vals, out=vals)
+            neg[atoms] = halfspace_bounds(norms, vals, row_norms).reshape(-1, m)
         bounds = np.concatenate([pos.max(axis=1), neg.max(axis=1)])
         cached = np.flatnonzero(self._has_w)
         if len(cached):

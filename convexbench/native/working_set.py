@@ -20,10 +20,12 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from convexbench.native.duality import relative_gap, squared_dual_value
 from convexbench.native.families import ColumnFamily, family_for
-from convexbench.native.reduced import solve_reduced
+from convexbench.native.ipm import solve_ipm
+from convexbench.native.reduced import ReducedResult, solve_reduced
 from convexbench.programs.base import ConvexProgram, Solution
 
 
@@ -40,8 +42,9 @@ class NativeOptions:
     reduced_tol: float | None = None  # Clarabel tolerance (default min(1e-9, tol / 1000))
     coarse_tol: float = 0.0  # Clarabel tolerance while the set grows (0: fine from the start;
     # 1e-6 measured slower on relu2 n=1000: inexact duals admit extra columns)
-    direct_solve_method: str | None = None
-    threads: int = 1  # Clarabel threads (1 measured faster on the loaded 2-core machine)
+    reduced_solver: str = "ipm"  # "ipm" (dense, one N x N array) or "clarabel"
+    direct_solve_method: str | None = None  # Clarabel's linear solver, when it is used
+    threads: int = 1  # BLAS and Clarabel threads (1 measured faster on 2 loaded cores)
     prune: bool = True  # drop working-set columns that the restricted optimum sets to zero
 
 
@@ -120,12 +123,40 @@ def _price(
     return new, dirs, bound
 
 
+def _solve_restricted(
+    fam: ColumnFamily, cols: np.ndarray, y: np.ndarray, beta: float, owner: np.ndarray,
+    rows: np.ndarray, tol: float, time_limit: float | None, opts: NativeOptions,
+) -> ReducedResult:
+    """The restricted program by the dense interior-point method (one N x N array), or by
+    Clarabel when asked to or when the interior-point method fails numerically."""
+    gram, Aty = fam.gram(cols, y)
+    k, md = len(cols), fam.m * fam.d
+    if opts.reduced_solver == "ipm":
+        res = solve_ipm(gram, Aty, beta, fam.m, fam.d, owner, rows, tol=tol,
+                        time_limit=time_limit)
+        if res.ok or res.status == "MaxTime":
+            return ReducedResult(res.x.reshape(k, md), res.status, res.iterations,
+                                 res.seconds)
+    H = gram.full()
+    del gram
+    return solve_reduced(H, Aty, beta, fam.m, fam.d, owner, rows, tol=tol,
+                         time_limit=time_limit, direct_solve_method=opts.direct_solve_method,
+                         threads=opts.threads)
+
+
 def solve_working_set(
     program: ConvexProgram, options: NativeOptions | None = None,
     warm_start: Solution | None = None,
 ) -> NativeRun:
-    """Solve a squared-loss program to the certificate's tolerance (see the module doc)."""
+    """Solve a squared-loss program to the certificate's tolerance (see the module doc), with
+    ``options.threads`` BLAS threads."""
     opts = options or NativeOptions()
+    with threadpool_limits(limits=max(int(opts.threads), 1), user_api="blas"):
+        return _working_set(program, opts, warm_start)
+
+
+def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Solution | None
+                 ) -> NativeRun:
     start = time.perf_counter()
     fam = family_for(program)
     y, beta = program.y, program.beta
@@ -164,11 +195,8 @@ def solve_working_set(
                 status, message = "time_limit", "time limit reached"
                 break
             owner, rows = fam.cone_rows(state.cols, state.which)
-            H, Aty = fam.gram(state.cols, y)
-            res = solve_reduced(H, Aty, beta, fam.m, fam.d, owner, rows, tol=reduced_tol,
-                                time_limit=left, direct_solve_method=opts.direct_solve_method,
-                                threads=opts.threads)
-            del H
+            res = _solve_restricted(fam, state.cols, y, beta, owner, rows, reduced_tol, left,
+                                    opts)
             inner += res.iterations
             if res.status == "MaxTime":
                 status, message = "time_limit", "time limit reached in the reduced solve"

@@ -1,0 +1,404 @@
+"""A dense primal-dual interior-point method for the restricted program, in one N x N array.
+
+    min_{x, t}  1/2 x^T H x - b^T x + beta sum_b t_b
+    s.t.        K x >= 0            (selected cone rows, each owned by one column)
+                ||x_b|| <= t_b      (one second-order cone per block of d variables)
+
+N = k m d is the size of the working set.  The method is the Mehrotra predictor-corrector of
+CVXOPT's ``coneqp`` (Vandenberghe 2010) with Nesterov-Todd scaling, specialised to this
+structure: the t variables are eliminated block by block and every cone row acts on one
+column only, so the Newton matrix is H plus a block-diagonal matrix.
+
+Memory: ``H`` lives in the *upper* triangle of a Fortran-ordered N x N array (its diagonal
+kept aside); the Newton matrix is written into the *lower* triangle and factored there by
+LAPACK (``dpotrf`` leaves the upper triangle alone).  So the whole solve needs one N x N
+array -- Clarabel on the same program held about ten times as much.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.linalg import blas, lapack
+
+_PANEL = 256  # columns mirrored per step (bounds the temporaries of the mirror)
+
+
+@dataclass
+class PackedGram:
+    """H = A^T A in the upper triangle of ``store`` (Fortran order), diagonal in ``diag``."""
+
+    store: np.ndarray  # (N, N), order F; the lower triangle is workspace
+    diag: np.ndarray  # (N,)
+
+    @property
+    def size(self) -> int:
+        return self.store.shape[0]
+
+    def matvec(self, x: np.ndarray) -> np.ndarray:
+        """H x from the upper triangle (the stored diagonal may hold a factor)."""
+        y = blas.dsymv(1.0, self.store, x, lower=0)
+        return y + (self.diag - np.diagonal(self.store)) * x
+
+    def full(self) -> np.ndarray:
+        """H as an ordinary dense symmetric array (a copy; for fallbacks and tests)."""
+        H = np.triu(self.store, 1)
+        H += H.T
+        H[np.diag_indices_from(H)] = self.diag
+        return H
+
+    @classmethod
+    def empty(cls, N: int) -> PackedGram:
+        return cls(np.zeros((N, N), order="F"), np.zeros(N))
+
+    def add_rank_update(self, A: np.ndarray) -> None:
+        """H += A^T A for a row chunk A (nb, N), in place (upper triangle)."""
+        if A.shape[0] == 0:
+            return
+        # A.T is Fortran-contiguous when A is C-contiguous: no copy for BLAS
+        blas.dsyrk(1.0, np.ascontiguousarray(A).T, beta=1.0, c=self.store, trans=0, lower=0,
+                   overwrite_c=1)
+
+    def finish(self) -> None:
+        """Record the diagonal once all updates are in."""
+        self.diag = np.diagonal(self.store).copy()
+
+
+def _mirror_upper(M: np.ndarray) -> None:
+    """Copy the strict upper triangle of M into its strict lower triangle, in panels."""
+    N = M.shape[0]
+    for j in range(0, N, _PANEL):
+        e = min(j + _PANEL, N)
+        if e < N:
+            M[e:, j:e] = M[j:e, e:].T
+        block = M[j:e, j:e]
+        iu = np.triu_indices(e - j, 1)
+        block[iu[1], iu[0]] = block[iu]
+
+
+@dataclass
+class IpmResult:
+    x: np.ndarray  # (N,)
+    status: str  # Solved | AlmostSolved (within 100 tol) | MaxIterations | MaxTime | NumericalError
+    iterations: int
+    seconds: float
+    gap: float  # s^T z / max(1, |primal objective|)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("Solved", "AlmostSolved")
+
+
+class _Cones:
+    """Nesterov-Todd scaling of the nonnegative rows and the second-order blocks."""
+
+    def __init__(self, sl, zl, sq, zq):
+        self.wl = np.sqrt(sl / zl)  # W = diag(wl)
+        self.lam_l = np.sqrt(sl * zl)
+        s_det = sq[:, 0] ** 2 - np.einsum("bi,bi->b", sq[:, 1:], sq[:, 1:])
+        z_det = zq[:, 0] ** 2 - np.einsum("bi,bi->b", zq[:, 1:], zq[:, 1:])
+        s_det, z_det = np.maximum(s_det, 1e-300), np.maximum(z_det, 1e-300)
+        sbar = sq / np.sqrt(s_det)[:, None]
+        zbar = zq / np.sqrt(z_det)[:, None]
+        gamma = np.sqrt(np.maximum(0.5 * (1.0 + np.einsum("bi,bi->b", sbar, zbar)), 1e-300))
+        w = sbar.copy()
+        w[:, 0] += zbar[:, 0]
+        w[:, 1:] -= zbar[:, 1:]
+        w /= (2.0 * gamma)[:, None]
+        self.w = w  # w^T J w = 1
+        self.eta = (s_det / z_det) ** 0.25
+        self.lam_q = self.scale_q(zq)
+
+    # W v, W^{-1} v and W^{-2} v for the second-order blocks (v: (B, d+1))
+    def _wbar(self, v: np.ndarray, inverse: bool) -> np.ndarray:
+        w0, w1 = self.w[:, 0], self.w[:, 1:]
+        sign = -1.0 if inverse else 1.0
+        w1v = np.einsum("bi,bi->b", w1, v[:, 1:])
+        out = np.empty_like(v)
+        out[:, 0] = w0 * v[:, 0] + sign * w1v
+        out[:, 1:] = (v[:, 1:] + (sign * v[:, 0] + w1v / (1.0 + w0))[:, None] * w1)
+        return out
+
+    def scale_q(self, v):
+        return self.eta[:, None] * self._wbar(v, False)
+
+    def unscale_q(self, v):
+        return self._wbar(v, True) / self.eta[:, None]
+
+    def inv_sq_blocks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """W^{-2} = (2 a a^T - J) / eta^2 (a = J w) per block, as its tt entry alpha, its xt
+        column c and the Schur complement S = D - c c^T / alpha of its xx block D, which
+        simplifies to (I - 2 w1 w1^T / (2 w0^2 - 1)) / eta^2 (positive definite)."""
+        w0, w1 = self.w[:, 0], self.w[:, 1:]
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            e2 = 1.0 / self.eta**2
+            alpha = e2 * (2.0 * w0**2 - 1.0)
+            c = -2.0 * (e2 * w0)[:, None] * w1
+            S = (-2.0 / (2.0 * w0**2 - 1.0))[:, None, None] * w1[:, :, None] * w1[:, None, :]
+            S += np.eye(w1.shape[1])[None]
+            S *= e2[:, None, None]
+        return alpha, c, S
+
+
+def _jordan(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    out = np.empty_like(u)
+    out[:, 0] = np.einsum("bi,bi->b", u, v)
+    out[:, 1:] = u[:, :1] * v[:, 1:] + v[:, :1] * u[:, 1:]
+    return out
+
+
+def _jordan_solve(lam: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """x with lam o x = v (second-order blocks)."""
+    l0, l1 = lam[:, 0], lam[:, 1:]
+    det = l0**2 - np.einsum("bi,bi->b", l1, l1)
+    out = np.empty_like(v)
+    out[:, 0] = (l0 * v[:, 0] - np.einsum("bi,bi->b", l1, v[:, 1:])) / det
+    out[:, 1:] = (v[:, 1:] - out[:, :1] * l1) / l0[:, None]
+    return out
+
+
+def _max_step_q(s: np.ndarray, ds: np.ndarray) -> float:
+    """Largest a with s + a ds in the second-order cones (s interior)."""
+    if len(s) == 0:
+        return np.inf
+    a = ds[:, 0] ** 2 - np.einsum("bi,bi->b", ds[:, 1:], ds[:, 1:])
+    b = s[:, 0] * ds[:, 0] - np.einsum("bi,bi->b", s[:, 1:], ds[:, 1:])
+    c = s[:, 0] ** 2 - np.einsum("bi,bi->b", s[:, 1:], s[:, 1:])
+    disc = b * b - a * c
+    steps = np.full(len(s), np.inf)
+    real = disc >= 0
+    root = np.sqrt(np.where(real, disc, 0.0))
+    q = -(b + np.copysign(root, b))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r1 = np.where(a != 0, q / a, np.inf)
+        r2 = np.where(q != 0, c / q, np.inf)
+    for r in (r1, r2):
+        r = np.where(real & (r > 0), r, np.inf)
+        steps = np.minimum(steps, r)
+    # leaving through the apex needs ds0 < 0; the quadratic root covers it
+    return float(steps.min())
+
+
+def _max_step_l(s: np.ndarray, ds: np.ndarray) -> float:
+    neg = ds < 0
+    return float(np.min(-s[neg] / ds[neg])) if np.any(neg) else np.inf
+
+
+def _shift_into_cones(sl: np.ndarray, sq: np.ndarray) -> None:
+    """s <- s + (1 + a) e when s is not strictly inside (CVXOPT's initial point rule)."""
+    worst = -np.inf
+    if len(sl):
+        worst = max(worst, float(-sl.min()))
+    if len(sq):
+        worst = max(worst, float(np.max(np.linalg.norm(sq[:, 1:], axis=1) - sq[:, 0])))
+    if worst >= -1e-8:
+        sl += 1.0 + worst
+        sq[:, 0] += 1.0 + worst
+
+
+class _Kkt:
+    """The structure of the restricted program and its Newton (KKT) systems.
+
+    Variables u = (x, t); the cone slacks are s = (K x, (t_b, x_b)) = -G u.
+    """
+
+    def __init__(self, gram: PackedGram, m: int, d: int, owner: np.ndarray, rows: np.ndarray):
+        self.gram, self.m, self.d = gram, m, d
+        N = gram.size
+        self.md = m * d
+        self.k = N // self.md
+        self.B = self.k * m
+        nonzero = np.any(rows != 0, axis=1) if len(rows) else np.zeros(0, bool)
+        owner, rows = owner[nonzero], rows[nonzero]
+        order = np.argsort(owner, kind="stable")
+        self.owner, self.rows = owner[order], rows[order]
+        self.r = len(self.owner)
+        self.bounds = np.searchsorted(self.owner, np.arange(self.k + 1))
+        ti, tj = np.tril_indices(self.md)
+        self.tril = (ti, tj)
+        base = np.arange(self.k)[:, None] * self.md
+        self.diag_rows, self.diag_cols = (base + ti).ravel(), (base + tj).ravel()
+        self.xi_block = np.arange(N).reshape(self.B, d)  # x indices of each block
+        self.reg = 1e-13 * max(1.0, float(np.max(gram.diag)) if N else 1.0)
+
+    def K(self, x: np.ndarray) -> np.ndarray:
+        if not self.r:
+            return np.zeros(0)
+        return np.einsum("ri,ri->r", self.rows, x.reshape(self.k, self.md)[self.owner])
+
+    def KT(self, v: np.ndarray) -> np.ndarray:
+        out = np.zeros((self.k, self.md))
+        if self.r:
+            np.add.at(out, self.owner, v[:, None] * self.rows)
+        return out.ravel()
+
+    def GT_z(self, zl: np.ndarray, zq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """G^T z split into its x and t parts."""
+        return -self.KT(zl) - zq[:, 1:].ravel(), -zq[:, 0]
+
+    def G_u(self, x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return -self.K(x), -np.concatenate([t[:, None], x[self.xi_block]], axis=1)
+
+    def factor(self, cones: _Cones) -> bool:
+        """Write P + G^T W^-2 G (t eliminated) into the lower triangle and factor it."""
+        k, m, d, md = self.k, self.m, self.d, self.md
+        alpha, c, S = cones.inv_sq_blocks()
+        if not (np.all(np.isfinite(S)) and np.all(np.isfinite(alpha))):
+            return False
+        blocks = np.zeros((k, md, md))
+        blocks.reshape(k, m, d, m, d)[:, np.arange(m), :, np.arange(m), :] += S.reshape(
+            k, m, d, d).transpose(1, 0, 2, 3)
+        if self.r:
+            wz = 1.0 / cones.wl**2  # W^{-2} of the rows
+            for col in np.flatnonzero(np.diff(self.bounds)):  # columns, not patterns
+                lo, hi = self.bounds[col], self.bounds[col + 1]
+                Kc = self.rows[lo:hi]
+                blocks[col] += Kc.T @ (wz[lo:hi, None] * Kc)
+        self.alpha, self.c = alpha, c
+        M = self.gram.store
+        diag = np.diag_indices(M.shape[0])
+        ti, tj = self.tril
+        for attempt in range(3):
+            _mirror_upper(M)
+            M[diag] = self.gram.diag
+            M[self.diag_rows, self.diag_cols] += blocks[:, ti, tj].ravel()
+            if attempt:
+                M[diag] += self.reg * 100.0 ** attempt
+            _, info = lapack.dpotrf(M, lower=1, clean=0, overwrite_a=1)
+            if info == 0:
+                return True
+        return False
+
+    def solve(self, cones: _Cones, bx, bt, bzl, bzq):
+        """Solve [P G^T; G -W^2] [du; dz] = [b_u; b_z] with the current factor."""
+        alpha, c = self.alpha, self.c
+        wq = cones.unscale_q(cones.unscale_q(bzq))  # W^{-2} bzq
+        gx, gt = self.GT_z(bzl / cones.wl**2, wq)
+        rx, rt = bx + gx, bt + gt  # b_u + G^T W^{-2} b_z
+        rhs = rx - (c * (rt / alpha)[:, None]).ravel()  # eliminate t
+        dx, _ = lapack.dpotrs(self.gram.store, rhs, lower=1)
+        dt = (rt - np.einsum("bi,bi->b", c, dx[self.xi_block])) / alpha
+        Gl, Gq = self.G_u(dx, dt)
+        dzl = (Gl - bzl) / cones.wl**2
+        dzq = cones.unscale_q(cones.unscale_q(Gq - bzq))
+        return dx, dt, dzl, dzq
+
+    def residual(self, cones: _Cones, rhs, dx, dt, dzl, dzq):
+        """rhs - [P G^T; G -W^2] [du; dz]."""
+        bx, bt, bzl, bzq = rhs
+        gx, gt = self.GT_z(dzl, dzq)
+        Gl, Gq = self.G_u(dx, dt)
+        return (bx - self.gram.matvec(dx) - gx, bt - gt, bzl - Gl + cones.wl**2 * dzl,
+                bzq - Gq + cones.scale_q(cones.scale_q(dzq)))
+
+    def solve_refined(self, cones: _Cones, rhs, refine: int):
+        sol = self.solve(cones, *rhs)
+        for _ in range(refine):  # iterative refinement on the unreduced system
+            corr = self.solve(cones, *self.residual(cones, rhs, *sol))
+            sol = tuple(a + b for a, b in zip(sol, corr, strict=True))
+        return sol
+
+
+def _max_step(sl, zl, sq, zq, dsl, dzl, dsq, dzq) -> float:
+    return min(_max_step_l(sl, dsl), _max_step_l(zl, dzl), _max_step_q(sq, dsq),
+               _max_step_q(zq, dzq))
+
+
+def solve_ipm(
+    gram: PackedGram, Aty: np.ndarray, beta: float, m: int, d: int, owner: np.ndarray,
+    rows: np.ndarray, tol: float = 1e-9, max_iter: int = 100,
+    time_limit: float | None = None, refine: int = 1,
+) -> IpmResult:
+    """Solve the restricted program (module docstring) given its packed Gram matrix.
+
+    ``rows`` (r, m d) are the selected cone rows, ``owner`` (r,) the column (0..k-1) each
+    belongs to; zero rows are dropped.  Stops when the relative gap and the relative primal
+    and dual residuals are below ``tol``; returns the best iterate seen.
+    """
+    start = time.perf_counter()
+    kkt = _Kkt(gram, m, d, owner, rows)
+    r, B = kkt.r, kkt.B
+    q_x, q_t = -Aty, np.full(B, beta)
+    # initial point (CVXOPT): solve with W = I, then shift s and z into the cones
+    cones = _Cones(np.ones(r), np.ones(r), _unit(B, d), _unit(B, d))
+    if not kkt.factor(cones):
+        return IpmResult(np.zeros(gram.size), "NumericalError", 0,
+                         time.perf_counter() - start, np.inf)
+    x, t, zl, zq = kkt.solve(cones, -q_x, -q_t, np.zeros(r), np.zeros((B, d + 1)))
+    sl, sq = -zl, -zq
+    _shift_into_cones(sl, sq)
+    _shift_into_cones(zl, zq)
+    nu = r + B
+    status, gap = "MaxIterations", np.inf
+    best: tuple[float, np.ndarray, float] = (np.inf, x, np.inf)  # (worst measure, x, gap)
+    iterations = 0
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        while iterations < max_iter:
+            iterations += 1
+            Hx = gram.matvec(x)
+            gx, gt = kkt.GT_z(zl, zq)
+            Gl, Gq = kkt.G_u(x, t)
+            res = (Hx + q_x + gx, q_t + gt, sl + Gl, sq + Gq)  # (P u + q + G^T z, G u + s)
+            mu_sum = float(sl @ zl + np.einsum("bi,bi->", sq, zq))
+            pobj = 0.5 * float(x @ Hx) - float(Aty @ x) + beta * float(t.sum())
+            gap = mu_sum / max(1.0, abs(pobj))
+            pres = np.sqrt(float(res[2] @ res[2]) + float(np.sum(res[3] ** 2))) / max(
+                1.0, np.sqrt(float(x @ x) + float(t @ t)))
+            dres = np.sqrt(float(res[0] @ res[0]) + float(res[1] @ res[1])) / max(
+                1.0, np.sqrt(float(Aty @ Aty) + B * beta**2))
+            worst = max(gap, pres, dres)
+            if not np.isfinite(worst):
+                status = "NumericalError"
+                break
+            if worst < best[0]:
+                best = (worst, x.copy(), gap)
+            if worst <= tol:
+                status = "Solved"
+                break
+            if time_limit is not None and time.perf_counter() - start > time_limit:
+                status = "MaxTime"
+                break
+            cones = _Cones(sl, zl, sq, zq)
+            if not kkt.factor(cones):
+                status = "NumericalError"
+                break
+            mu = mu_sum / nu
+            lam_l, lam_q = cones.lam_l, cones.lam_q
+
+            def direction(vl, vq, cones=cones, res=res):
+                """Newton direction for the scaled complementarity rhs v (W^-1 ds + W dz = v)."""
+                rhs = (-res[0], -res[1], -res[2] - cones.wl * vl, -res[3] - cones.scale_q(vq))
+                dx, dt, dzl, dzq = kkt.solve_refined(cones, rhs, refine)
+                dsl = cones.wl * (vl - cones.wl * dzl)  # ds = W (v - W dz)
+                dsq = cones.scale_q(vq - cones.scale_q(dzq))
+                return dx, dt, dzl, dzq, dsl, dsq
+
+            # predictor (affine scaling): v = -lam
+            dx, dt, dzl, dzq, dsl, dsq = direction(-lam_l, -lam_q)
+            a_aff = min(1.0, _max_step(sl, zl, sq, zq, dsl, dzl, dsq, dzq))
+            sigma = (1.0 - a_aff) ** 3
+            # corrector: lam o v = -lam o lam - (W^-1 ds_a) o (W dz_a) + sigma mu e
+            cl = -lam_l * lam_l - (dsl / cones.wl) * (cones.wl * dzl) + sigma * mu
+            cq = -_jordan(lam_q, lam_q) - _jordan(cones.unscale_q(dsq), cones.scale_q(dzq))
+            cq[:, 0] += sigma * mu
+            dx, dt, dzl, dzq, dsl, dsq = direction(cl / lam_l, _jordan_solve(lam_q, cq))
+            a = min(1.0, 0.99 * _max_step(sl, zl, sq, zq, dsl, dzl, dsq, dzq))
+            if not np.isfinite(a) or a < 1e-12:
+                status = "NumericalError"
+                break
+            x, t = x + a * dx, t + a * dt
+            sl, sq, zl, zq = sl + a * dsl, sq + a * dsq, zl + a * dzl, zq + a * dzq
+    if status != "Solved":
+        # near the optimum the Newton systems lose accuracy: keep the best iterate seen
+        worst, x, gap = best
+        if worst <= 100.0 * tol:
+            status = "AlmostSolved"
+    return IpmResult(x, status, iterations, time.perf_counter() - start, float(gap))
+
+
+def _unit(B: int, d: int) -> np.ndarray:
+    e = np.zeros((B, d + 1))
+    e[:, 0] = 1.0
+    return e

@@ -1,0 +1,154 @@
+"""The dense interior-point method of the native solver: its packed storage, its cone algebra
+and its answers against Clarabel on the same restricted programs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.linalg import lapack
+
+from convexbench.native import NativeOptions, solve_native
+from convexbench.native.families import family_for
+from convexbench.native.ipm import (
+    PackedGram,
+    _Cones,
+    _jordan,
+    _jordan_solve,
+    _max_step_q,
+    _mirror_upper,
+    solve_ipm,
+)
+from convexbench.native.reduced import solve_reduced
+from convexbench.programs import make_program
+
+
+def _interior(rng, B, d):
+    """Random points strictly inside second-order cones of dimension d + 1."""
+    v = rng.standard_normal((B, d + 1))
+    v[:, 0] = np.linalg.norm(v[:, 1:], axis=1) + rng.uniform(0.01, 2.0, B)
+    return v
+
+
+def _packed(A: np.ndarray) -> PackedGram:
+    gram = PackedGram.empty(A.shape[1])
+    for lo in range(0, A.shape[0], 7):  # several rank updates
+        gram.add_rank_update(A[lo:lo + 7])
+    gram.finish()
+    return gram
+
+
+@given(st.integers(0, 10_000), st.integers(1, 40), st.integers(1, 30))
+@settings(max_examples=30, deadline=None)
+def test_packed_gram_is_the_gram_matrix_and_survives_a_factorization(seed, n, N):
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((n, N))
+    gram = _packed(A)
+    H = A.T @ A
+    np.testing.assert_allclose(gram.full(), H, atol=1e-10 * (1 + np.abs(H).max()))
+    x = rng.standard_normal(N)
+    # factor something else in the lower triangle: the upper one (H) must not change
+    M = gram.store
+    _mirror_upper(M)
+    M[np.diag_indices(N)] = gram.diag + N + 1.0
+    _, info = lapack.dpotrf(M, lower=1, clean=0, overwrite_a=1)
+    assert info == 0
+    np.testing.assert_allclose(gram.matvec(x), H @ x, atol=1e-9 * (1 + np.abs(H @ x).max()))
+    np.testing.assert_allclose(gram.full(), H, atol=1e-10 * (1 + np.abs(H).max()))
+
+
+@given(st.integers(0, 10_000), st.integers(1, 6), st.integers(1, 5))
+@settings(max_examples=40, deadline=None)
+def test_nesterov_todd_scaling_identities(seed, B, d):
+    rng = np.random.default_rng(seed)
+    s, z = _interior(rng, B, d), _interior(rng, B, d)
+    cones = _Cones(np.ones(0), np.ones(0), s, z)
+    # W z = W^-1 s = lambda, and W^-2 is the inverse of W W
+    np.testing.assert_allclose(cones.scale_q(z), cones.lam_q, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(cones.unscale_q(s), cones.lam_q, rtol=1e-8, atol=1e-10)
+    v = rng.standard_normal((B, d + 1))
+    np.testing.assert_allclose(cones.unscale_q(cones.scale_q(v)), v, rtol=1e-8, atol=1e-9)
+    alpha, c, S = cones.inv_sq_blocks()
+    for b in range(B):
+        Winv2 = np.column_stack([cones.unscale_q(cones.unscale_q(np.tile(e, (B, 1))))[b]
+                                 for e in np.eye(d + 1)])
+        np.testing.assert_allclose(Winv2[0, 0], alpha[b], rtol=1e-7)
+        np.testing.assert_allclose(Winv2[1:, 0], c[b], rtol=1e-7, atol=1e-9)
+        schur = Winv2[1:, 1:] - np.outer(Winv2[1:, 0], Winv2[0, 1:]) / Winv2[0, 0]
+        np.testing.assert_allclose(S[b], schur, rtol=1e-6, atol=1e-9)
+        assert np.linalg.eigvalsh(S[b]).min() > 0
+
+
+@given(st.integers(0, 10_000), st.integers(1, 6), st.integers(1, 5))
+@settings(max_examples=40, deadline=None)
+def test_jordan_solve_inverts_the_jordan_product_and_steps_stop_at_the_boundary(seed, B, d):
+    rng = np.random.default_rng(seed)
+    lam = _interior(rng, B, d)
+    v = rng.standard_normal((B, d + 1))
+    np.testing.assert_allclose(_jordan(lam, _jordan_solve(lam, v)), v, rtol=1e-7, atol=1e-8)
+    ds = rng.standard_normal((B, d + 1)) * 3.0
+    a = _max_step_q(lam, ds)
+    det = lambda u: u[:, 0] ** 2 - np.sum(u[:, 1:] ** 2, axis=1)  # noqa: E731
+    inside = lam + 0.999 * min(a, 1e6) * ds
+    assert np.all(det(inside) >= -1e-9) and np.all(inside[:, 0] >= -1e-9)
+    if np.isfinite(a):
+        edge = lam + a * ds
+        assert np.min(det(edge) / np.maximum(1.0, edge[:, 0] ** 2)) <= 1e-7
+
+
+def _restricted(model: str, seed: int, k: int, rows_per_col: int):
+    rng = np.random.default_rng(seed)
+    n, d = (60, 4) if model != "relu3" else (40, 3)
+    X = rng.standard_normal((n, d))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    y = np.maximum(X @ rng.standard_normal((d, 3)), 0) @ rng.standard_normal(3)
+    beta = 0.05 * float(np.abs(X.T @ y).max())
+    program = make_program(model, X, y, beta, patterns=30, seed=seed)
+    fam = family_for(program)
+    cols = rng.choice(fam.n_columns, min(k, fam.n_columns), replace=False)
+    which = np.zeros((len(cols), fam.R), bool)
+    for i in range(len(cols)):
+        if fam.R:
+            which[i, rng.choice(fam.R, min(rows_per_col, fam.R), replace=False)] = True
+    owner, rows = fam.cone_rows(cols, which)
+    gram, Aty = fam.gram(cols, y)
+    return fam, gram, Aty, beta, owner, rows
+
+
+def _objective(fam, H, Aty, beta, x):
+    return (0.5 * x.ravel() @ H @ x.ravel() - Aty @ x.ravel()
+            + beta * float(np.linalg.norm(x.reshape(-1, fam.d), axis=1).sum()))
+
+
+@pytest.mark.parametrize("model", ["gated2", "relu2", "relu3"])
+@given(seed=st.integers(0, 10_000), k=st.integers(1, 12), rows_per_col=st.integers(0, 25))
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_ipm_matches_clarabel_on_restricted_programs(model, seed, k, rows_per_col):
+    fam, gram, Aty, beta, owner, rows = _restricted(model, seed, k, rows_per_col)
+    H = gram.full()
+    ref = solve_reduced(H, Aty, beta, fam.m, fam.d, owner, rows, tol=1e-10)
+    res = solve_ipm(gram, Aty, beta, fam.m, fam.d, owner, rows, tol=1e-10)
+    assert res.ok, res.status
+    x = res.x.reshape(ref.x.shape)
+    f_ipm, f_ref = (_objective(fam, H, Aty, beta, v) for v in (x, ref.x))
+    scale = max(1.0, abs(f_ref))
+    assert abs(f_ipm - f_ref) <= 1e-7 * scale, (f_ipm, f_ref)
+    if len(owner):  # feasible for the selected cone rows
+        vals = np.einsum("ri,ri->r", rows, x[owner])
+        assert vals.min() >= -1e-7 * max(1.0, float(np.abs(x).max()))
+
+
+@pytest.mark.parametrize("model", ["gated2", "relu2", "relu3"])
+def test_working_set_gives_the_same_optimum_with_either_restricted_solver(model):
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((120, 5))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    y = np.maximum(X @ rng.standard_normal((5, 4)), 0) @ rng.standard_normal(4)
+    program = make_program(model, X, y, 0.05 * float(np.abs(X.T @ y).max()), patterns=60,
+                           seed=1)
+    runs = [solve_native(program, NativeOptions(reduced_solver=which))
+            for which in ("ipm", "clarabel")]
+    assert all(r.status == "optimal" for r in runs)
+    objs = [program.objective(r.solution) for r in runs]
+    assert abs(objs[0] - objs[1]) <= 1e-7 * abs(objs[1]), objs
