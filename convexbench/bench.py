@@ -1,9 +1,12 @@
 """Benchmark of the native solver against the conic backends (not a timed test).
 
     python -m convexbench.bench native [--quick | --mid] [--conic-timeout SECONDS] [--no-conic]
+                                       [--no-scnn]
 
 Solves the same instances (same data, same patterns/atoms, same beta) with the native backend,
-Clarabel (default linear solver and direct_solve_method='qdldl') and ECOS, certifies every
+Clarabel (default linear solver and direct_solve_method='qdldl'), ECOS and, when installed,
+scnn (R-FISTA on gated ReLU, augmented Lagrangian on two-layer ReLU, given the same pattern
+directions and lam = beta / n; see ``convexbench.bench_scnn``), certifies every
 answer with ``convexbench.certificates.certify`` and prints wall times, objectives, relative
 gaps to the best objective, violations, verification, each method's time to reach 1e-3 and
 1e-6 relative objective accuracy (feasible to 1e-6), and time ratios against native.
@@ -27,6 +30,7 @@ from tabulate import tabulate
 from convexbench.backends.native import NativeBackend
 from convexbench.backends.presets import get_preset
 from convexbench.certificates import certify
+from convexbench.patterns import sample_patterns
 from convexbench.programs import make_program
 from convexbench.programs.base import ConvexProgram
 
@@ -83,6 +87,20 @@ def build(inst: Instance) -> tuple[ConvexProgram, float]:
     return program, beta
 
 
+def gates_of(program: ConvexProgram, inst: Instance) -> np.ndarray | None:
+    """The generating directions of a two-layer program's sampled patterns (scnn's input)."""
+    if inst.model not in ("relu2", "gated2"):
+        return None
+    masks, gates = sample_patterns(program.X, inst.groups, seed=inst.seed + 1,
+                                   return_directions=True)
+    assert np.array_equal(masks, program.patterns), "patterns differ from the program's"
+    return gates
+
+
+SCNN = {"gated2": "rfista", "relu2": "al"}  # the solver scnn has for each program
+SCNN_TOL = 1e-12  # scnn's own stopping tolerance: its default (1e-6) stops near 1e-4 relative
+
+
 @dataclass
 class Outcome:
     method: str
@@ -130,9 +148,22 @@ def _status_mb(key: str) -> float:
     raise OSError(key)
 
 
-def _run_method(program: ConvexProgram, method: str) -> tuple:
-    """(status, wall, solve, solution, note, trace) of one method, in this process."""
+def _run_method(program: ConvexProgram, method: str, gates: np.ndarray | None = None,
+                time_limit: float = 600.0) -> tuple:
+    """(status, wall, solve, solution, note, trace) of one method, in this process; trace
+    points are (seconds, objective, violation)."""
     start = time.perf_counter()
+    if method.startswith("scnn-"):
+        from convexbench.bench_scnn import run_scnn
+
+        model = "gated2" if "U" in program.block_shapes() else "relu2"
+        out = run_scnn(program.X, program.y, program.beta, gates, model, method[5:],
+                       tol=SCNN_TOL, max_seconds=time_limit)
+        scale = max(1.0, float(np.max(np.abs(program.y))))  # relative, as native's trace
+        trace = [(t, program.objective(sol), program.cone_violation(sol) / scale)
+                 for t, sol in out.trace]
+        note = f"{out.iterations} iterations, scnn tol {SCNN_TOL:g}; {out.note}".rstrip("; ")
+        return out.status, out.wall, out.solve, out.solution, note, trace
     if method == "native":
         raw = NativeBackend().run(program, get_preset("medium"))
         note = (f"{raw.iterations} outer, {raw.extra.get('n_columns')} cols, "
@@ -154,22 +185,24 @@ def _run_method(program: ConvexProgram, method: str) -> tuple:
     return status, time.perf_counter() - start, solve, solution, "", []
 
 
-def _child(program: ConvexProgram, warm_up: ConvexProgram, method: str, conn) -> None:
+def _child(program: ConvexProgram, warm_up: ConvexProgram, method: str, gates, warm_gates,
+           time_limit: float, conn) -> None:
     """Run one method and report it with its peak memory above the child's baseline: the
     interpreter, the program's arrays and whatever a first solve loads for good (code, BLAS
     buffers; a tiny ``warm_up`` solve pays for those) are in the baseline."""
-    _run_method(warm_up, method)
+    _run_method(warm_up, method, warm_gates, time_limit)
     baseline = _peak_reset()
-    result = _run_method(program, method)
+    result = _run_method(program, method, gates, time_limit)
     conn.send((*result, max(0.0, _peak_mb() - baseline)))
 
 
-def run_isolated(program: ConvexProgram, warm_up: ConvexProgram, method: str, timeout: float
-                 ) -> Outcome:
+def run_isolated(program: ConvexProgram, warm_up: ConvexProgram, method: str, timeout: float,
+                 gates: tuple = (None, None)) -> Outcome:
     """One method in a fresh spawned child (a timeout kills it)."""
     ctx = mp.get_context("spawn")  # fork after BLAS/Rayon threads can deadlock
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(program, warm_up, method, child), daemon=True)
+    proc = ctx.Process(target=_child, args=(program, warm_up, method, *gates, timeout, child),
+                       daemon=True)
     start = time.perf_counter()
     proc.start()
     child.close()
@@ -203,17 +236,24 @@ def _fmt(v: float | None, spec: str = ".3g") -> str:
 
 
 def bench_instance(inst: Instance, conic: bool, timeout: float,
-                   methods: tuple[str, ...] = tuple(CONIC)) -> list[dict]:
+                   methods: tuple[str, ...] = tuple(CONIC), scnn: bool = False,
+                   scnn_seconds: float = 300.0) -> list[dict]:
     program, beta = build(inst)
     size = program.size()
     print(f"\n## {inst.name}: beta = {beta:.6g} (= {BETA_FACTOR} ||X^T y||_inf), "
           f"{program.n_groups} groups, conic size {size}", flush=True)
-    warm_up, _ = build(Instance("warm-up", inst.model, 40, inst.d, 8, inst.m1, inst.seed))
+    small = Instance("warm-up", inst.model, 40, inst.d, 8, inst.m1, inst.seed)
+    warm_up, _ = build(small)
     outcomes = [run_isolated(program, warm_up, "native", timeout)]
     if conic:
         for method in methods:
             outcomes.append(run_isolated(program, warm_up, method, timeout))
             print(f"   {method}: {outcomes[-1].status} in {outcomes[-1].wall:.1f} s", flush=True)
+    if scnn and inst.model in SCNN:
+        method = f"scnn-{SCNN[inst.model]}"
+        gates = (gates_of(program, inst), gates_of(warm_up, small))
+        outcomes.append(run_isolated(program, warm_up, method, scnn_seconds, gates))
+        print(f"   {method}: {outcomes[-1].status} in {outcomes[-1].wall:.1f} s", flush=True)
     scale = max(1.0, float(np.max(np.abs(program.y))))
     certs = {o.method: certify(program, o.solution) if o.solution is not None else None
              for o in outcomes}
@@ -236,7 +276,8 @@ def bench_instance(inst: Instance, conic: bool, timeout: float,
             "t_1e-3": times[1e-3], "t_1e-6": times[1e-6], "peak_mb": o.peak_mb, "note": o.note,
         })
     native = rows[0]
-    conic_rows = [r for r in rows[1:] if r["t_1e-6"] is not None]
+    conic_rows = [r for r in rows[1:] if r["t_1e-6"] is not None
+                  and not r["method"].startswith("scnn")]
     fastest = min(conic_rows, key=lambda r: r["t_1e-6"]) if conic_rows else None
     for r in rows:
         for acc in ("1e-3", "1e-6"):
@@ -291,14 +332,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small instances (CI smoke)")
     parser.add_argument("--mid", action="store_true",
                         help="the issue's mid-size instances (conic solvers finish in minutes)")
-    parser.add_argument("--no-conic", action="store_true", help="native only")
+    parser.add_argument("--no-conic", action="store_true", help="skip the conic solvers")
+    parser.add_argument("--no-scnn", action="store_true", help="skip scnn even if installed")
+    parser.add_argument("--scnn-seconds", type=float, default=300.0,
+                        help="time budget of each scnn run (it stops there with its last "
+                             "iterate; a hard kill follows at the same limit plus the warm-up)")
     parser.add_argument("--conic-timeout", type=float, default=1800.0)
     parser.add_argument("--only", default=None, help="run instances whose name contains this")
     parser.add_argument("--conic", default=",".join(CONIC),
                         help=f"comma-separated conic methods among {', '.join(CONIC)}")
     args = parser.parse_args(argv)
-    print("scnn: not installable here (the PyPI package 'scnn' is unrelated); "
-          "its columns are skipped.")
+    scnn = False
+    if not args.no_scnn:
+        from convexbench.bench_scnn import scnn_available
+
+        reason = scnn_available()
+        scnn = reason is None
+        print("scnn: " + ("R-FISTA (gated2) and augmented Lagrangian (relu2), tol "
+                          f"{SCNN_TOL:g}" if scnn else f"skipped ({reason})"))
     instances = QUICK if args.quick else MID if args.mid else FULL
     if args.only:
         instances = tuple(i for i in instances if args.only in i.name)
@@ -308,7 +359,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown conic methods {unknown}; choose among {', '.join(CONIC)}")
     rows: list[dict] = []
     for inst in instances:
-        rows += bench_instance(inst, not args.no_conic, args.conic_timeout, methods)
+        rows += bench_instance(inst, not args.no_conic, args.conic_timeout, methods, scnn,
+                               args.scnn_seconds)
     print()
     print_table(rows)
     return 0

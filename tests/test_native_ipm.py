@@ -12,6 +12,7 @@ from scipy.linalg import lapack
 from convexbench.native import NativeOptions, solve_native
 from convexbench.native.families import family_for
 from convexbench.native.ipm import (
+    LowRankGram,
     PackedGram,
     _Cones,
     _jordan,
@@ -56,6 +57,32 @@ def test_packed_gram_is_the_gram_matrix_and_survives_a_factorization(seed, n, N)
     assert info == 0
     np.testing.assert_allclose(gram.matvec(x), H @ x, atol=1e-9 * (1 + np.abs(H @ x).max()))
     np.testing.assert_allclose(gram.full(), H, atol=1e-10 * (1 + np.abs(H).max()))
+
+
+@given(st.integers(0, 10_000), st.integers(1, 30), st.integers(1, 6), st.integers(1, 5))
+@settings(max_examples=30, deadline=None)
+def test_low_rank_gram_solves_block_diagonal_plus_gram_systems(seed, n, k, md):
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((k, n, md))
+    gram = LowRankGram(A)
+    flat = A.transpose(1, 0, 2).reshape(n, k * md)
+    H = flat.T @ flat
+    np.testing.assert_allclose(gram.full(), H, atol=1e-10 * (1 + np.abs(H).max()))
+    x = rng.standard_normal(k * md)
+    np.testing.assert_allclose(gram.matvec(x), H @ x, atol=1e-9 * (1 + np.abs(H @ x).max()))
+    R = rng.standard_normal((k, md, md))
+    blocks = R @ R.transpose(0, 2, 1) + 0.1 * np.eye(md)
+    assert gram.factor(blocks)
+    M = H.copy()
+    for c in range(k):
+        M[c * md:(c + 1) * md, c * md:(c + 1) * md] += blocks[c]
+    np.testing.assert_allclose(M @ gram.solve(x), x, rtol=1e-7, atol=1e-7 * np.abs(x).max())
+
+
+def test_wide_working_sets_use_the_low_rank_gram_and_narrow_ones_the_packed_one():
+    _, narrow, *_ = _restricted("relu2", 0, 3, 0)  # 3 x 4 columns < n = 60
+    _, wide, *_ = _restricted("relu2", 0, 25, 0)  # 25 x 4 > 60
+    assert isinstance(narrow, PackedGram) and isinstance(wide, LowRankGram)
 
 
 @given(st.integers(0, 10_000), st.integers(1, 6), st.integers(1, 5))
@@ -122,8 +149,8 @@ def _objective(fam, H, Aty, beta, x):
 
 
 @pytest.mark.parametrize("model", ["gated2", "relu2", "relu3"])
-@given(seed=st.integers(0, 10_000), k=st.integers(1, 12), rows_per_col=st.integers(0, 25))
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), k=st.integers(1, 25), rows_per_col=st.integers(0, 25))
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_ipm_matches_clarabel_on_restricted_programs(model, seed, k, rows_per_col):
     fam, gram, Aty, beta, owner, rows = _restricted(model, seed, k, rows_per_col)
     H = gram.full()

@@ -17,7 +17,8 @@ from convexbench.programs.base import ConvexProgram, Solution
 
 
 class NativeBackend(Backend):
-    """Working-set column generation + exact cone pricing + accurate restricted solves."""
+    """Working-set column generation + exact cone pricing + accurate restricted solves
+    (dense primal-dual interior point, ``convexbench/native/ipm.py``)."""
 
     name = "native"
     kind = "native"
@@ -34,7 +35,7 @@ class NativeBackend(Backend):
         return BackendInfo(self.name, True, __version__, True, "available",
                            cones=("zero", "nonneg", "soc"), kind="native",
                            notes="working-set column generation, exact cone pricing, "
-                                 "Clarabel on the reduced program; squared loss only")
+                                 "dense interior point on the reduced program; squared loss only")
 
     def preset_options(self, preset: Preset, time_limit: float | None = None, threads: int = 1
                        ) -> dict:

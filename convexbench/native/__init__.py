@@ -1,5 +1,6 @@
 """convexbench's native solver: working-set column generation with exact cone pricing and
-accurate restricted solves (Clarabel on the small reduced program), plus FISTA for gated ReLU.
+accurate restricted solves (a dense primal-dual interior-point method on the small reduced
+program, ``ipm.py``; Clarabel as a fallback), plus FISTA for gated ReLU.
 
 Entry points: :func:`solve_native` (one program), :func:`solve_path` (a decreasing beta path
 with warm starts).  The backend wrapper is ``convexbench.backends.native.NativeBackend``.

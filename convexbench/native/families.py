@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from convexbench.native.ipm import PackedGram
+from convexbench.native.ipm import Gram, LowRankGram, PackedGram
 from convexbench.native.pricing import (
     atom_price,
     cone_price,
@@ -53,11 +53,15 @@ class ColumnFamily:
         raise NotImplementedError
 
     def gram(self, cols: np.ndarray, y: np.ndarray, budget: int = 1 << 16
-             ) -> tuple[PackedGram, np.ndarray]:
-        """A^T A (packed: upper triangle of one N x N array) and A^T y for the stacked
-        working-set columns, accumulated over row chunks so that at most ``budget`` entries
-        of A exist at a time."""
+             ) -> tuple[Gram, np.ndarray]:
+        """A^T A and A^T y for the stacked working-set columns.  Working sets narrower than
+        the data (N = k m d <= n): H packed in one N x N array, accumulated over row chunks
+        so that at most ``budget`` entries of A exist at a time; wider ones: A itself
+        (n x N, the smaller of the two), for the Woodbury solves of ``LowRankGram``."""
         k, md, n = len(cols), self.m * self.d, self.program.n
+        if k * md > n:
+            A = self.prediction_blocks(cols)  # (k, n, md)
+            return LowRankGram(A), np.einsum("knj,n->kj", A, y).ravel()
         gram = PackedGram.empty(k * md)
         b = np.zeros(k * md)
         step = max(1, budget // max(k * md, 1))

@@ -3,7 +3,8 @@
 Outer loop:
 
 1. solve the program restricted to the working-set columns and the selected cone rows
-   accurately (``reduced.solve_reduced``);
+   accurately (``ipm.solve_ipm``; ``reduced.solve_reduced``, i.e. Clarabel, on request or
+   when the interior-point method fails numerically);
 2. add every cone row of a working-set column that the solution violates (row generation:
    at the optimum only a few of the n rows of a group are tight);
 3. price ALL columns of the program against lam = y - prediction: cone-free bounds
@@ -39,8 +40,8 @@ class NativeOptions:
     seed_rows: int | None = None  # cone rows per new column (default 2 m d)
     safety: float = 0.3  # stop at relative gap <= safety * tol
     price_eps: float = 0.1  # a column violates when its price exceeds beta (1 + price_eps tol)
-    reduced_tol: float | None = None  # Clarabel tolerance (default min(1e-9, tol / 1000))
-    coarse_tol: float = 0.0  # Clarabel tolerance while the set grows (0: fine from the start;
+    reduced_tol: float | None = None  # restricted-solve tolerance (default min(1e-9, tol/1000))
+    coarse_tol: float = 0.0  # restricted tolerance while the set grows (0: fine from the start;
     # 1e-6 measured slower on relu2 n=1000: inexact duals admit extra columns)
     reduced_solver: str = "ipm"  # "ipm" (dense, one N x N array) or "clarabel"
     direct_solve_method: str | None = None  # Clarabel's linear solver, when it is used
@@ -53,7 +54,7 @@ class NativeRun:
     solution: Solution
     status: str  # optimal | optimal_inaccurate | time_limit
     iterations: int  # outer iterations
-    inner_iterations: int  # Clarabel iterations summed
+    inner_iterations: int  # interior-point iterations of the restricted solves, summed
     seconds: float
     relative_gap: float
     violation: float  # relative, as in the certificate
