@@ -99,6 +99,7 @@ def gates_of(program: ConvexProgram, inst: Instance) -> np.ndarray | None:
 
 SCNN = {"gated2": "rfista", "relu2": "al"}  # the solver scnn has for each program
 SCNN_TOL = 1e-12  # scnn's own stopping tolerance: its default (1e-6) stops near 1e-4 relative
+SCNN_MAX_ITERS = 1_000_000  # the time budget (--scnn-seconds) decides, not scnn's 10,000 cap
 
 
 @dataclass
@@ -158,7 +159,7 @@ def _run_method(program: ConvexProgram, method: str, gates: np.ndarray | None = 
 
         model = "gated2" if "U" in program.block_shapes() else "relu2"
         out = run_scnn(program.X, program.y, program.beta, gates, model, method[5:],
-                       tol=SCNN_TOL, max_seconds=time_limit)
+                       tol=SCNN_TOL, max_seconds=time_limit, max_iters=SCNN_MAX_ITERS)
         scale = max(1.0, float(np.max(np.abs(program.y))))  # relative, as native's trace
         trace = [(t, program.objective(sol), program.cone_violation(sol) / scale)
                  for t, sol in out.trace]
@@ -197,11 +198,13 @@ def _child(program: ConvexProgram, warm_up: ConvexProgram, method: str, gates, w
 
 
 def run_isolated(program: ConvexProgram, warm_up: ConvexProgram, method: str, timeout: float,
-                 gates: tuple = (None, None)) -> Outcome:
-    """One method in a fresh spawned child (a timeout kills it)."""
+                 gates: tuple = (None, None), time_limit: float | None = None) -> Outcome:
+    """One method in a fresh spawned child, killed after ``timeout`` seconds; ``time_limit``
+    is the method's own budget, where it has one (scnn stops there with its last iterate)."""
     ctx = mp.get_context("spawn")  # fork after BLAS/Rayon threads can deadlock
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(program, warm_up, method, *gates, timeout, child),
+    budget = timeout if time_limit is None else time_limit
+    proc = ctx.Process(target=_child, args=(program, warm_up, method, *gates, budget, child),
                        daemon=True)
     start = time.perf_counter()
     proc.start()
@@ -252,7 +255,8 @@ def bench_instance(inst: Instance, conic: bool, timeout: float,
     if scnn and inst.model in SCNN:
         method = f"scnn-{SCNN[inst.model]}"
         gates = (gates_of(program, inst), gates_of(warm_up, small))
-        outcomes.append(run_isolated(program, warm_up, method, scnn_seconds, gates))
+        outcomes.append(run_isolated(program, warm_up, method, 2 * scnn_seconds + 120, gates,
+                                     time_limit=scnn_seconds))
         print(f"   {method}: {outcomes[-1].status} in {outcomes[-1].wall:.1f} s", flush=True)
     scale = max(1.0, float(np.max(np.abs(program.y))))
     certs = {o.method: certify(program, o.solution) if o.solution is not None else None
@@ -336,14 +340,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-scnn", action="store_true", help="skip scnn even if installed")
     parser.add_argument("--scnn-seconds", type=float, default=300.0,
                         help="time budget of each scnn run (it stops there with its last "
-                             "iterate; a hard kill follows at the same limit plus the warm-up)")
+                             "iterate; a hard kill follows at twice the budget + 120 s)")
     parser.add_argument("--conic-timeout", type=float, default=1800.0)
     parser.add_argument("--only", default=None, help="run instances whose name contains this")
     parser.add_argument("--conic", default=",".join(CONIC),
                         help=f"comma-separated conic methods among {', '.join(CONIC)}")
     args = parser.parse_args(argv)
     scnn = False
-    if not args.no_scnn:
+    if args.no_scnn:
+        print("scnn: skipped (--no-scnn)")
+    else:
         from convexbench.bench_scnn import scnn_available
 
         reason = scnn_available()

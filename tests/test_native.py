@@ -162,3 +162,17 @@ def test_random_relu2_instances_match_clarabel(seed, factor):
     X, y = planted(40, 3, seed=seed)
     program = make_program("relu2", X, y, beta_for(X, y, factor), patterns=25, seed=seed + 1)
     check_against_clarabel(program)
+
+
+def test_pruning_does_not_cycle_on_real_data():
+    """uci:mammographic, relu3: pruning zero columns without their cone rows made the working
+    set cycle through the same four sets until the outer limit (gap 0.19 after 67 s)."""
+    from convexbench.data import load_dataset
+
+    ds = load_dataset("uci:mammographic", seed=0)
+    X, y = ds.X_train, np.where(ds.y_train == np.unique(ds.y_train)[0], -1.0, 1.0)
+    program = make_program("relu3", X, y, beta_for(X, y, 0.05), patterns=60, seed=0)
+    run = solve_native(program, NativeOptions(time_limit=120))
+    assert run.status == "optimal", run.message
+    assert run.iterations < 50
+    assert certify(program, run.solution).holds(1e-6)

@@ -80,8 +80,8 @@ def test_low_rank_gram_solves_block_diagonal_plus_gram_systems(seed, n, k, md):
 
 
 def test_wide_working_sets_use_the_low_rank_gram_and_narrow_ones_the_packed_one():
-    _, narrow, *_ = _restricted("relu2", 0, 3, 0)  # 3 x 4 columns < n = 60
-    _, wide, *_ = _restricted("relu2", 0, 25, 0)  # 25 x 4 > 60
+    _, narrow, *_ = _restricted("relu2", 0, 25, 0)  # 25 x 4 columns <= 2 n = 120
+    _, wide, *_ = _restricted("relu2", 0, 40, 0)  # 40 x 4 > 120
     assert isinstance(narrow, PackedGram) and isinstance(wide, LowRankGram)
 
 
@@ -149,7 +149,7 @@ def _objective(fam, H, Aty, beta, x):
 
 
 @pytest.mark.parametrize("model", ["gated2", "relu2", "relu3"])
-@given(seed=st.integers(0, 10_000), k=st.integers(1, 25), rows_per_col=st.integers(0, 25))
+@given(seed=st.integers(0, 10_000), k=st.integers(1, 45), rows_per_col=st.integers(0, 25))
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_ipm_matches_clarabel_on_restricted_programs(model, seed, k, rows_per_col):
     fam, gram, Aty, beta, owner, rows = _restricted(model, seed, k, rows_per_col)

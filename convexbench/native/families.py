@@ -54,12 +54,13 @@ class ColumnFamily:
 
     def gram(self, cols: np.ndarray, y: np.ndarray, budget: int = 1 << 16
              ) -> tuple[Gram, np.ndarray]:
-        """A^T A and A^T y for the stacked working-set columns.  Working sets narrower than
-        the data (N = k m d <= n): H packed in one N x N array, accumulated over row chunks
-        so that at most ``budget`` entries of A exist at a time; wider ones: A itself
-        (n x N, the smaller of the two), for the Woodbury solves of ``LowRankGram``."""
+        """A^T A and A^T y for the stacked working-set columns.  Working sets up to twice as
+        wide as the data has rows (N = k m d <= 2 n): H packed in one N x N array,
+        accumulated over row chunks so that at most ``budget`` entries of A exist at a time;
+        wider ones: A itself for the Woodbury solves of ``LowRankGram`` (it holds two n x N
+        arrays and factors an n x n matrix: less memory and fewer flops from N ~ 2 n on)."""
         k, md, n = len(cols), self.m * self.d, self.program.n
-        if k * md > n:
+        if k * md > 2 * n:
             A = self.prediction_blocks(cols)  # (k, n, md)
             return LowRankGram(A), np.einsum("knj,n->kj", A, y).ravel()
         gram = PackedGram.empty(k * md)

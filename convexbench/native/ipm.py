@@ -11,12 +11,12 @@ column only, so the Newton matrix is H plus a block-diagonal matrix.
 
 Two representations of H = A^T A (A: the n x N prediction operator of the working set):
 
-* ``PackedGram`` (N <= n): H lives in the *upper* triangle of a Fortran-ordered N x N array
+* ``PackedGram`` (N <= 2 n): H lives in the *upper* triangle of a Fortran-ordered N x N array
   (its diagonal kept aside); the Newton matrix is written into the *lower* triangle and
   factored there by LAPACK (``dpotrf`` leaves the upper triangle alone).  One N x N array
   for the whole solve; Clarabel on the same program held several times as much (measured:
   resident-memory growth 90 -> 18 MB on relu2 n=1000, d=20, P=500).
-* ``LowRankGram`` (N > n, e.g. d = 49 images with many active groups): A itself, and the
+* ``LowRankGram`` (N > 2 n, e.g. d = 49 images with many active groups): A itself, and the
   Newton systems B + A^T A (B block diagonal) solved by the Woodbury identity with one
   n x n Cholesky factor.
 

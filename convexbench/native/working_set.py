@@ -124,18 +124,23 @@ def _price(
     return new, dirs, bound
 
 
+_CLARABEL_FALLBACK_MAX = 2000  # Clarabel's KKT system on a dense N x N Gram: ~100 N^2 bytes
+
+
 def _solve_restricted(
     fam: ColumnFamily, cols: np.ndarray, y: np.ndarray, beta: float, owner: np.ndarray,
     rows: np.ndarray, tol: float, time_limit: float | None, opts: NativeOptions,
 ) -> ReducedResult:
-    """The restricted program by the dense interior-point method (one N x N array), or by
-    Clarabel when asked to or when the interior-point method fails numerically."""
+    """The restricted program by the dense interior-point method, or by Clarabel when asked
+    to or when the interior-point method fails numerically on a working set small enough for
+    Clarabel's dense KKT system (N <= ``_CLARABEL_FALLBACK_MAX``; beyond that the method's
+    best iterate is returned and the certificate of the outer loop judges it)."""
     gram, Aty = fam.gram(cols, y)
     k, md = len(cols), fam.m * fam.d
     if opts.reduced_solver == "ipm":
         res = solve_ipm(gram, Aty, beta, fam.m, fam.d, owner, rows, tol=tol,
                         time_limit=time_limit)
-        if res.ok or res.status == "MaxTime":
+        if res.ok or res.status == "MaxTime" or gram.size > _CLARABEL_FALLBACK_MAX:
             return ReducedResult(res.x.reshape(k, md), res.status, res.iterations,
                                  res.seconds)
     H = gram.full()
@@ -182,6 +187,7 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
     else:
         state = _State(np.zeros(0, np.int64), np.zeros((0, md)), np.zeros((0, fam.R), bool))
     trace: list[tuple[float, float, float]] = []
+    pruned_rows: dict[int, np.ndarray] = {}  # cone rows of each column pruned once
     best: tuple[float, Solution, float, float] | None = None  # (obj, solution, gap, viol)
     inner = 0
     status, message = "optimal_inaccurate", "outer iteration limit"
@@ -204,9 +210,15 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
                 break
             state.x = res.x
         if need_solve and opts.prune and len(state.cols):
+            # drop columns the restricted optimum sets to zero, each at most once, and keep
+            # their cone rows: pruning a column that pricing brings back, without its rows,
+            # made the loop cycle (measured on uci:mammographic, relu3)
             norms = fam.column_norms(state.x)
-            keep = norms > 1e-7 * float(norms.max())
-            state = _State(state.cols[keep], state.x[keep], state.which[keep])
+            zero = norms <= 1e-7 * float(norms.max())
+            drop = zero & ~np.isin(state.cols, list(pruned_rows))
+            for c, rows_c in zip(state.cols[drop], state.which[drop], strict=True):
+                pruned_rows[int(c)] = np.flatnonzero(rows_c)
+            state = _State(state.cols[~drop], state.x[~drop], state.which[~drop])
         z = fam.predict(state.cols, state.x)
         norms = fam.column_norms(state.x)
         objective = program.loss.value(z, y) + beta * float(norms.sum())
@@ -235,7 +247,10 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
         if new:
             new_cols = np.array(new, dtype=np.int64)
             new_x = np.zeros((len(new), md))
-            state.add(new_cols, new_x, _seed(fam, new_cols, np.array(dirs), seed_rows))
+            new_which = _seed(fam, new_cols, np.array(dirs), seed_rows)
+            for i, c in enumerate(new):
+                new_which[i, pruned_rows.get(c, [])] = True
+            state.add(new_cols, new_x, new_which)
         if not new and added_rows == 0:
             if rel_gap <= opts.safety * opts.tol and feasible:
                 status, message = "optimal", ""
