@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.linalg import blas, lapack
 
 _PANEL = 256  # columns mirrored per step (bounds the temporaries of the mirror)
@@ -313,17 +314,18 @@ class _Kkt:
         self.r = len(self.owner)
         self.bounds = np.searchsorted(self.owner, np.arange(self.k + 1))
         self.xi_block = np.arange(N).reshape(self.B, d)  # x indices of each block
+        # K as a sparse r x N matrix (row i touches the md variables of its column only)
+        cols = self.owner[:, None] * self.md + np.arange(self.md)[None, :]
+        self.Ks = sp.csr_matrix((self.rows.ravel(), cols.ravel(),
+                                 np.arange(0, self.r * self.md + 1, self.md)),
+                                shape=(self.r, N))
+        self.KsT = self.Ks.T.tocsr()
 
     def K(self, x: np.ndarray) -> np.ndarray:
-        if not self.r:
-            return np.zeros(0)
-        return np.einsum("ri,ri->r", self.rows, x.reshape(self.k, self.md)[self.owner])
+        return self.Ks @ x
 
     def KT(self, v: np.ndarray) -> np.ndarray:
-        out = np.zeros((self.k, self.md))
-        if self.r:
-            np.add.at(out, self.owner, v[:, None] * self.rows)
-        return out.ravel()
+        return self.KsT @ v
 
     def GT_z(self, zl: np.ndarray, zq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """G^T z split into its x and t parts."""
