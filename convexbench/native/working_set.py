@@ -36,7 +36,7 @@ class NativeOptions:
     time_limit: float | None = None
     max_outer: int = 500
     init_columns: int = 20
-    max_add: int = 20  # columns added per round
+    max_add: int | None = None  # columns added per round (None: the family's default)
     seed_rows: int | None = None  # cone rows per new column (default 2 m d)
     safety: float = 0.3  # stop at relative gap <= safety * tol
     price_eps: float = 0.1  # a column violates when its price exceeds beta (1 + price_eps tol)
@@ -174,6 +174,7 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
     # while columns are still being added, a coarser restricted solve prices well enough
     reduced_tol = max(fine_tol, min(opts.coarse_tol, opts.tol))
     thresh = beta * (1.0 + opts.price_eps * opts.tol)
+    per_round = opts.max_add or fam.default_max_add
 
     def elapsed() -> float:
         return time.perf_counter() - start
@@ -233,7 +234,7 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
         trace.append((elapsed(), objective, violation))
         in_set = np.zeros(fam.n_columns, dtype=bool)
         in_set[state.cols] = True
-        max_add = opts.init_columns if len(state.cols) == 0 else opts.max_add
+        max_add = opts.init_columns if len(state.cols) == 0 else per_round
         deadline = np.inf if opts.time_limit is None else start + opts.time_limit
         new, dirs, bound = _price(fam, y - z, beta, thresh, in_set, max_add, deadline)
         feasible = violation <= opts.tol
