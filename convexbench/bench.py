@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
-import resource
 import sys
 import time
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from tabulate import tabulate
 
 from convexbench.backends.native import NativeBackend
 from convexbench.backends.presets import get_preset
+from convexbench.backends.resources import PeakMemory
 from convexbench.certificates import certify
 from convexbench.patterns import sample_patterns
 from convexbench.programs import make_program
@@ -123,32 +123,6 @@ CONIC = {
 }
 
 
-def _peak_reset() -> float:
-    """Reset this process's resident-memory high-water mark (Linux) and return the resident
-    memory now, in MB; elsewhere the max RSS so far (growth is then a lower bound)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return _status_mb("VmRSS")
-    except OSError:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def _peak_mb() -> float:
-    try:
-        return _status_mb("VmHWM")
-    except OSError:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def _status_mb(key: str) -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) / 1024.0
-    raise OSError(key)
-
-
 def _run_method(program: ConvexProgram, method: str, gates: np.ndarray | None = None,
                 time_limit: float = 600.0) -> tuple:
     """(status, wall, solve, solution, note, trace) of one method, in this process; trace
@@ -192,9 +166,12 @@ def _child(program: ConvexProgram, warm_up: ConvexProgram, method: str, gates, w
     interpreter, the program's arrays and whatever a first solve loads for good (code, BLAS
     buffers; a tiny ``warm_up`` solve pays for those) are in the baseline."""
     _run_method(warm_up, method, warm_gates, time_limit)
-    baseline = _peak_reset()
-    result = _run_method(program, method, gates, time_limit)
-    conn.send((*result, max(0.0, _peak_mb() - baseline)))
+    with PeakMemory() as memory:
+        result = _run_method(program, method, gates, time_limit)
+    growth = None
+    if memory.peak_mb is not None and memory.baseline_mb is not None:
+        growth = max(0.0, memory.peak_mb - memory.baseline_mb)
+    conn.send((*result, growth))
 
 
 def run_isolated(program: ConvexProgram, warm_up: ConvexProgram, method: str, timeout: float,
