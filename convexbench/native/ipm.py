@@ -33,6 +33,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import blas, lapack
 
+from convexbench.native.reduced import ReducedResult
+
 _PANEL = 256  # columns mirrored per step (bounds the temporaries of the mirror)
 
 
@@ -103,8 +105,8 @@ class PackedGram:
 @dataclass
 class LowRankGram:
     """H = A^T A kept as its n x N factor A, in column blocks A_c (k, n, md): for working sets
-    wider than the data (N > n).  The Newton matrix B + A^T A (B block diagonal) is solved by
-    the Woodbury identity with one n x n Cholesky factor."""
+    more than twice as wide as the data has rows (N > 2 n).  The Newton matrix B + A^T A
+    (B block diagonal) is solved by the Woodbury identity with one n x n Cholesky factor."""
 
     A: np.ndarray  # (k, n, md)
 
@@ -173,19 +175,6 @@ def _mirror_upper(M: np.ndarray) -> None:
         block = M[j:e, j:e]
         iu = np.triu_indices(e - j, 1)
         block[iu[1], iu[0]] = block[iu]
-
-
-@dataclass
-class IpmResult:
-    x: np.ndarray  # (N,)
-    status: str  # Solved | AlmostSolved (within 100 tol) | MaxIterations | MaxTime | NumericalError
-    iterations: int
-    seconds: float
-    gap: float  # s^T z / max(1, |primal objective|)
-
-    @property
-    def ok(self) -> bool:
-        return self.status in ("Solved", "AlmostSolved")
 
 
 class _Cones:
@@ -391,12 +380,14 @@ def solve_ipm(
     gram: Gram, Aty: np.ndarray, beta: float, m: int, d: int, owner: np.ndarray,
     rows: np.ndarray, tol: float = 1e-9, max_iter: int = 100,
     time_limit: float | None = None, refine: int = 1,
-) -> IpmResult:
-    """Solve the restricted program (module docstring) given its packed Gram matrix.
+) -> ReducedResult:
+    """Solve the restricted program (module docstring) given its Gram matrix.
 
     ``rows`` (r, m d) are the selected cone rows, ``owner`` (r,) the column (0..k-1) each
     belongs to; zero rows are dropped.  Stops when the relative gap and the relative primal
-    and dual residuals are below ``tol``; returns the best iterate seen.
+    and dual residuals are below ``tol``; returns the best iterate seen (x shaped (k, m d)),
+    with status Solved, AlmostSolved (within 100 tol), MaxIterations, MaxTime or
+    NumericalError.
     """
     start = time.perf_counter()
     kkt = _Kkt(gram, m, d, owner, rows)
@@ -405,15 +396,15 @@ def solve_ipm(
     # initial point (CVXOPT): solve with W = I, then shift s and z into the cones
     cones = _Cones(np.ones(r), np.ones(r), _unit(B, d), _unit(B, d))
     if not kkt.factor(cones):
-        return IpmResult(np.zeros(gram.size), "NumericalError", 0,
-                         time.perf_counter() - start, np.inf)
+        return ReducedResult(np.zeros((kkt.k, kkt.md)), "NumericalError", 0,
+                             time.perf_counter() - start)
     x, t, zl, zq = kkt.solve(cones, -q_x, -q_t, np.zeros(r), np.zeros((B, d + 1)))
     sl, sq = -zl, -zq
     _shift_into_cones(sl, sq)
     _shift_into_cones(zl, zq)
     nu = r + B
-    status, gap = "MaxIterations", np.inf
-    best: tuple[float, np.ndarray, float] = (np.inf, x, np.inf)  # (worst measure, x, gap)
+    status = "MaxIterations"
+    best: tuple[float, np.ndarray] = (np.inf, x)  # (worst of gap and residuals, x)
     iterations = 0
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         while iterations < max_iter:
@@ -434,7 +425,7 @@ def solve_ipm(
                 status = "NumericalError"
                 break
             if worst < best[0]:
-                best = (worst, x.copy(), gap)
+                best = (worst, x.copy())
             if worst <= tol:
                 status = "Solved"
                 break
@@ -473,10 +464,11 @@ def solve_ipm(
             sl, sq, zl, zq = sl + a * dsl, sq + a * dsq, zl + a * dzl, zq + a * dzq
     if status != "Solved":
         # near the optimum the Newton systems lose accuracy: keep the best iterate seen
-        worst, x, gap = best
+        worst, x = best
         if worst <= 100.0 * tol:
             status = "AlmostSolved"
-    return IpmResult(x, status, iterations, time.perf_counter() - start, float(gap))
+    return ReducedResult(x.reshape(kkt.k, kkt.md), status, iterations,
+                         time.perf_counter() - start)
 
 
 def _unit(B: int, d: int) -> np.ndarray:

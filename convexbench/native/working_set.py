@@ -136,13 +136,11 @@ def _solve_restricted(
     Clarabel's dense KKT system (N <= ``_CLARABEL_FALLBACK_MAX``; beyond that the method's
     best iterate is returned and the certificate of the outer loop judges it)."""
     gram, Aty = fam.gram(cols, y)
-    k, md = len(cols), fam.m * fam.d
     if opts.reduced_solver == "ipm":
         res = solve_ipm(gram, Aty, beta, fam.m, fam.d, owner, rows, tol=tol,
                         time_limit=time_limit)
         if res.ok or res.status == "MaxTime" or gram.size > _CLARABEL_FALLBACK_MAX:
-            return ReducedResult(res.x.reshape(k, md), res.status, res.iterations,
-                                 res.seconds)
+            return res
     H = gram.full()
     del gram
     return solve_reduced(H, Aty, beta, fam.m, fam.d, owner, rows, tol=tol,
