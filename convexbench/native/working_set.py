@@ -130,11 +130,13 @@ _CLARABEL_FALLBACK_MAX = 2000  # Clarabel's KKT system on a dense N x N Gram: ~1
 def _solve_restricted(
     fam: ColumnFamily, cols: np.ndarray, y: np.ndarray, beta: float, owner: np.ndarray,
     rows: np.ndarray, tol: float, time_limit: float | None, opts: NativeOptions,
+    x0: np.ndarray,
 ) -> ReducedResult:
     """The restricted program by the dense interior-point method, or by Clarabel when asked
     to or when the interior-point method fails numerically on a working set small enough for
     Clarabel's dense KKT system (N <= ``_CLARABEL_FALLBACK_MAX``; beyond that the method's
-    best iterate is returned and the certificate of the outer loop judges it)."""
+    best iterate is returned and the certificate of the outer loop judges it).  ``x0`` (k, m d)
+    is the previous restricted optimum padded with zero rows for the new columns."""
     gram, Aty = fam.gram(cols, y)
     if opts.reduced_solver == "ipm":
         res = solve_ipm(gram, Aty, beta, fam.m, fam.d, owner, rows, tol=tol,
@@ -202,7 +204,7 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
                 break
             owner, rows = fam.cone_rows(state.cols, state.which)
             res = _solve_restricted(fam, state.cols, y, beta, owner, rows, reduced_tol, left,
-                                    opts)
+                                    opts, state.x)
             inner += res.iterations
             if res.status == "MaxTime":
                 status, message = "time_limit", "time limit reached in the reduced solve"
