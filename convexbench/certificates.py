@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.optimize import minimize_scalar
 
+from convexbench.losses import Loss
 from convexbench.programs.base import DUAL_HINT, ConvexProgram, Solution
 
 
@@ -47,8 +48,14 @@ class Certificate:
 
 def dual_value(program: ConvexProgram, direction: np.ndarray) -> float:
     """The best dual objective -L*(t * direction) over the dual-feasible scalings t >= 0."""
-    loss, y, beta = program.loss, program.y, program.beta
     price = program.dual_pricing(direction)
+    return scaled_dual_value(program.loss, program.y, program.beta, direction, price)
+
+
+def scaled_dual_value(loss: Loss, y: np.ndarray, beta: float, direction: np.ndarray,
+                      price: float) -> float:
+    """max over t in [0, beta / price] of -L*(t * direction), where ``price`` is (an upper
+    bound on) the largest group price of ``direction``; any such t is dual feasible."""
     t_max = beta / price if price > 0 else np.inf
     if loss.name == "squared":
         nrm2 = float(direction @ direction)
@@ -74,7 +81,8 @@ def dual_value(program: ConvexProgram, direction: np.ndarray) -> float:
     return max(best, -loss.conjugate(t_max * direction, y), 0.0)
 
 
-def _dual_direction(program: ConvexProgram, z: np.ndarray) -> np.ndarray:
+def default_dual_direction(program: ConvexProgram, z: np.ndarray) -> np.ndarray:
+    """The loss gradient at the predictions z (for hinge: a subgradient)."""
     if program.loss.name == "hinge":
         # without a dual hint: a subgradient, exact at margins strictly on either side of 1
         # (the gap is then valid but may stay positive at the optimum)
@@ -96,7 +104,7 @@ def certify(
         return Certificate(nan, nan, nan, nan, program.pricing_exact, nan, nan, False)
     z = program.predict(solution)
     objective = program.loss.value(z, program.y) + program.penalty(solution)
-    direction = _dual_direction(program, z) if dual_direction is None else dual_direction
+    direction = default_dual_direction(program, z) if dual_direction is None else dual_direction
     dual = dual_value(program, direction)
     gap = max(objective - dual, 0.0)
     violation = program.cone_violation(solution)

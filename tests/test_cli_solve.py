@@ -131,7 +131,7 @@ def test_solve_isolated_with_threads(capsys, data_file):
     assert code == 0 and record["verified"] is True
 
 
-@pytest.mark.parametrize("extra", [["--threads", "0"], ["--loss", "hinge", "--backend", "native"]])
+@pytest.mark.parametrize("extra", [["--threads", "0"], ["--loss", "hinge", "--backend", "nosuch"]])
 def test_solve_unsupported_options_are_one_line_errors(tmp_path, capsys, extra):
     path = tmp_path / "pm1.npz"
     rng = np.random.default_rng(3)

@@ -1,8 +1,9 @@
 """The ``native`` backend: convexbench's own working-set solver (``convexbench.native``).
 
-Supports gated ReLU, two-layer ReLU and three-layer ReLU with the squared loss (hinge and
-logistic are refused with a reason).  The solution comes back in the program's block layout;
-``solve`` certifies it like every other backend's.
+Supports gated ReLU, two-layer ReLU and three-layer ReLU with the squared, hinge and logistic
+losses (the restricted programs of the last two are solved by Clarabel, see
+``native/reduced.py``).  The solution comes back in the program's block layout; ``solve``
+certifies it like every other backend's.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ class NativeBackend(Backend):
         return BackendInfo(self.name, True, __version__, True, "available",
                            cones=("zero", "nonneg", "soc"), kind="native",
                            notes="working-set column generation, exact cone pricing, "
-                                 "dense interior point on the reduced program; squared loss only")
+                                 "dense interior point on the reduced program (squared loss), "
+                                 "Clarabel on it (hinge, logistic)")
 
     def preset_options(self, preset: Preset, time_limit: float | None = None, threads: int = 1
                        ) -> dict:

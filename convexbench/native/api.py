@@ -12,7 +12,7 @@ from convexbench.programs.gated2 import GatedRelu2Program
 from convexbench.programs.relu2 import Relu2Program
 from convexbench.programs.relu3 import Relu3Program
 
-SUPPORTED_LOSSES = ("squared",)
+SUPPORTED_LOSSES = ("squared", "hinge", "logistic")
 METHODS = ("working_set", "fista")
 
 

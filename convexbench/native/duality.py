@@ -1,25 +1,16 @@
 """The optimality gap of a primal point from a bound on the largest group price.
 
-Same construction as ``convexbench.certificates`` (MATH.md §2): the residual direction scaled
-into the dual feasible set, with ``price`` an upper bound on the largest exact group price, so
-the gap returned here is never smaller than the certificate's.
+The dual value is ``convexbench.certificates.scaled_dual_value`` (MATH.md §2): the loss
+gradient (or a dual hint) scaled into the dual feasible set, with ``price`` an upper bound on
+the largest exact group price, so the gap computed here is never smaller than the
+certificate's.
 """
 
 from __future__ import annotations
 
-import numpy as np
+from convexbench.certificates import scaled_dual_value
 
-
-def squared_dual_value(z: np.ndarray, y: np.ndarray, beta: float, price: float) -> float:
-    """max over t in [0, beta / price] of -L*(t (z - y)) for the squared loss."""
-    direction = z - y
-    nrm2 = float(direction @ direction)
-    if nrm2 == 0:
-        return 0.0
-    t_max = beta / price if price > 0 else np.inf
-    t = float(np.clip(-(direction @ y) / nrm2, 0.0, t_max))
-    lam = t * direction
-    return -float(lam @ y + 0.5 * lam @ lam)
+__all__ = ["relative_gap", "scaled_dual_value"]
 
 
 def relative_gap(objective: float, dual: float) -> float:

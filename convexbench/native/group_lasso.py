@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from convexbench.native.duality import relative_gap, squared_dual_value
+from convexbench.losses import SquaredLoss
+from convexbench.native.duality import relative_gap, scaled_dual_value
 from convexbench.native.xp import get_array_module, to_host
+
+_SQUARED = SquaredLoss()
 
 
 @dataclass
@@ -75,7 +78,8 @@ def fista_gated(
             r = zu - y
             obj = 0.5 * float(r @ r) + beta * float(xp.linalg.norm(U, axis=1).sum())
             price = float(xp.linalg.norm(masks.T @ (r[:, None] * X), axis=1).max())
-            gap = relative_gap(obj, squared_dual_value(to_host(zu), to_host(y), beta, price))
+            dual = scaled_dual_value(_SQUARED, to_host(y), beta, to_host(r), price)
+            gap = relative_gap(obj, dual)
             trace.append((time.perf_counter() - start, obj, 0.0))
             if gap <= tol:
                 status = "optimal"

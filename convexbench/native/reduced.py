@@ -7,6 +7,9 @@ built here with sparse matrices (no cvxpy): variables [x (k m d), t (k m)] with 
 second-order cone per block, P = A^T A (dense k m d square, the caller accumulates it over row
 chunks) and q = -A^T y.  A residual form (r = A x - y, P = I on r) was measured much slower:
 Clarabel then factors a dense n x n front.
+
+The hinge and logistic losses (``solve_reduced_loss``) have no Gram form: their restricted
+program is built from A itself, with n slacks (hinge) or 2 n exponential cones (logistic).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ class ReducedResult:
     status: str  # Clarabel's status as text
     iterations: int
     seconds: float
+    direction: np.ndarray | None = None  # a dual direction (n,) when the solver provides one
 
     @property
     def ok(self) -> bool:
@@ -55,6 +59,45 @@ def _upper_csc(H: np.ndarray) -> sp.csc_matrix:
     return sp.csc_matrix((data, indices, indptr), shape=(N, N))
 
 
+def _group_constraints(nx: int, m: int, d: int, owner: np.ndarray, rows: np.ndarray,
+                       n_vars: int) -> tuple[list[sp.spmatrix], list[np.ndarray], list]:
+    """Selected cone rows K x >= 0 (rows (r, m d) owned by the columns ``owner``) and one
+    second-order cone (t_b, x_b) per block, for variables [x (nx), t (nx / d), ...]."""
+    md, nt = m * d, nx // d
+    blocks: list[sp.spmatrix] = []
+    cones: list = []
+    b_parts: list[np.ndarray] = []
+    if len(owner):
+        r_idx = np.repeat(np.arange(len(owner)), md)
+        c_idx = (owner[:, None] * md + np.arange(md)[None, :]).ravel()
+        vals = -rows.ravel()
+        nz = vals != 0
+        lin = sp.csc_matrix((vals[nz], (r_idx[nz], c_idx[nz])), shape=(len(owner), n_vars))
+        blocks.append(lin)
+        b_parts.append(np.zeros(len(owner)))
+        cones.append(clarabel.NonnegativeConeT(len(owner)))
+    blocks.append(_soc_block(nt, d, 0, nx, n_vars))
+    b_parts.append(np.zeros(nt * (d + 1)))
+    cones += [clarabel.SecondOrderConeT(d + 1)] * nt
+    return blocks, b_parts, cones
+
+
+def _settings(tol: float, time_limit: float | None, direct_solve_method: str | None,
+              threads: int) -> clarabel.DefaultSettings:
+    settings = clarabel.DefaultSettings()
+    settings.verbose = False
+    settings.tol_gap_abs = settings.tol_gap_rel = tol
+    settings.tol_feas = tol
+    settings.tol_ktratio = min(1e-6, tol)
+    settings.max_iter = 200
+    settings.max_threads = max(int(threads), 0)
+    if direct_solve_method:
+        settings.direct_solve_method = direct_solve_method
+    if time_limit is not None:
+        settings.time_limit = max(float(time_limit), 1e-3)
+    return settings
+
+
 def solve_reduced(
     H: np.ndarray,
     Aty: np.ndarray,
@@ -73,42 +116,96 @@ def solve_reduced(
     (r, m d) owned by the columns ``owner`` (r,)."""
     start = time.perf_counter()
     nx = H.shape[0]
-    md = m * d
-    k = nx // md
-    nt = k * m
+    k = nx // (m * d)
+    nt = nx // d
     n_vars = nx + nt
     q = np.zeros(n_vars)
     q[:nx] = -Aty
     q[nx:] = beta
     P = sp.block_diag([_upper_csc(H), sp.csc_matrix((nt, nt))], format="csc")
-    blocks: list[sp.spmatrix] = []
-    cones: list = []
-    b_parts: list[np.ndarray] = []
-    if len(owner):
-        r_idx = np.repeat(np.arange(len(owner)), md)
-        c_idx = (owner[:, None] * md + np.arange(md)[None, :]).ravel()
-        vals = -rows.ravel()
-        nz = vals != 0
-        lin = sp.csc_matrix((vals[nz], (r_idx[nz], c_idx[nz])), shape=(len(owner), n_vars))
-        blocks.append(lin)
-        b_parts.append(np.zeros(len(owner)))
-        cones.append(clarabel.NonnegativeConeT(len(owner)))
-    blocks.append(_soc_block(nt, d, 0, nx, n_vars))
-    b_parts.append(np.zeros(nt * (d + 1)))
-    cones += [clarabel.SecondOrderConeT(d + 1)] * nt
-    Amat = sp.vstack(blocks, format="csc")
-    settings = clarabel.DefaultSettings()
-    settings.verbose = False
-    settings.tol_gap_abs = settings.tol_gap_rel = tol
-    settings.tol_feas = tol
-    settings.tol_ktratio = min(1e-6, tol)
-    settings.max_iter = 200
-    settings.max_threads = max(int(threads), 0)
-    if direct_solve_method:
-        settings.direct_solve_method = direct_solve_method
-    if time_limit is not None:
-        settings.time_limit = max(float(time_limit), 1e-3)
-    solver = clarabel.DefaultSolver(P, q, Amat, np.concatenate(b_parts), cones, settings)
+    blocks, b_parts, cones = _group_constraints(nx, m, d, owner, rows, n_vars)
+    settings = _settings(tol, time_limit, direct_solve_method, threads)
+    solver = clarabel.DefaultSolver(P, q, sp.vstack(blocks, format="csc"),
+                                    np.concatenate(b_parts), cones, settings)
     sol = solver.solve()
-    x = np.asarray(sol.x[:nx], dtype=float).reshape(k, md)
+    x = np.asarray(sol.x[:nx], dtype=float).reshape(k, m * d)
     return ReducedResult(x, str(sol.status), int(sol.iterations), time.perf_counter() - start)
+
+
+def solve_reduced_loss(
+    A: np.ndarray,
+    y: np.ndarray,
+    loss: str,
+    beta: float,
+    m: int,
+    d: int,
+    owner: np.ndarray,
+    rows: np.ndarray,
+    tol: float = 1e-9,
+    time_limit: float | None = None,
+    direct_solve_method: str | None = None,
+    threads: int = 1,
+) -> ReducedResult:
+    """The restricted program with the hinge or logistic loss (labels +-1), from the
+    prediction operator ``A`` (n, k m d) itself:
+
+    * hinge: min sum s + beta sum t, s >= 0, s_i >= 1 - y_i (A x)_i.  The multipliers
+      alpha of the margin rows give the dual direction -y alpha (``ReducedResult.direction``),
+      which a subgradient at the optimum cannot (margins exactly 1);
+    * logistic: log(1 + exp(u_i)) <= s_i with u = -y * (A x), written as
+      exp(u_i - s_i) <= a_i, exp(-s_i) <= b_i, a_i + b_i <= 1 (two exponential cones each).
+    """
+    start = time.perf_counter()
+    n, nx = A.shape
+    k, nt = nx // (m * d), nx // d
+    n_loss = n if loss == "hinge" else 3 * n  # s, or s, a, b
+    n_vars = nx + nt + n_loss
+    s0 = nx + nt
+    q = np.zeros(n_vars)
+    q[nx:s0] = beta
+    q[s0:s0 + n] = 1.0
+    blocks, b_parts, cones = _group_constraints(nx, m, d, owner, rows, n_vars)
+    yA = sp.csc_matrix(y[:, None] * A)
+    eye = sp.identity(n, format="csc")
+    if loss == "hinge":
+        # margin rows first: their multipliers are alpha
+        margin = sp.hstack([-yA, sp.csc_matrix((n, nt)), -eye], format="csc")
+        nonneg = sp.hstack([sp.csc_matrix((n, nx + nt)), -eye], format="csc")
+        blocks = [margin, nonneg] + blocks
+        b_parts = [-np.ones(n), np.zeros(n)] + b_parts
+        cones = [clarabel.NonnegativeConeT(2 * n)] + cones
+    elif loss == "logistic":
+        a0, b0 = s0 + n, s0 + 2 * n
+        i = np.arange(n)
+        # exp cone triples (x, y, z) in R^3 with y exp(x / y) <= z, rows of b - G v:
+        # (-y_i (A x)_i - s_i, 1, a_i) and (-s_i, 1, b_i); then a + b <= 1
+        rows_x = sp.csr_matrix((np.ones(n), (3 * i, i)), shape=(3 * n, n)) @ yA
+        first = sp.hstack([rows_x, sp.csc_matrix((3 * n, n_vars - nx))], format="csc")
+        ones = np.ones(n)
+        first = first + sp.csc_matrix((ones, (3 * i, s0 + i)), shape=(3 * n, n_vars))
+        first = first - sp.csc_matrix((ones, (3 * i + 2, a0 + i)), shape=(3 * n, n_vars))
+        g1 = sp.csc_matrix((np.concatenate([ones, -ones]),
+                            (np.concatenate([3 * i, 3 * i + 2]),
+                             np.concatenate([s0 + i, b0 + i]))), shape=(3 * n, n_vars))
+        h = np.zeros(3 * n)
+        h[1::3] = 1.0
+        budget = sp.csc_matrix((np.concatenate([ones, ones]),
+                                (np.concatenate([i, i]), np.concatenate([a0 + i, b0 + i]))),
+                               shape=(n, n_vars))
+        blocks = [first, g1, budget] + blocks
+        b_parts = [h, h.copy(), np.ones(n)] + b_parts
+        cones = [clarabel.ExponentialConeT()] * (2 * n) + [clarabel.NonnegativeConeT(n)] + cones
+    else:
+        raise ValueError(f"solve_reduced_loss: unknown loss {loss!r}")
+    settings = _settings(tol, time_limit, direct_solve_method, threads)
+    P = sp.csc_matrix((n_vars, n_vars))
+    solver = clarabel.DefaultSolver(P, q, sp.vstack(blocks, format="csc"),
+                                    np.concatenate(b_parts), cones, settings)
+    sol = solver.solve()
+    x = np.asarray(sol.x[:nx], dtype=float).reshape(k, m * d)
+    direction = None
+    if loss == "hinge":
+        alpha = np.clip(np.asarray(sol.z[:n], dtype=float), 0.0, 1.0)
+        direction = -y * alpha
+    return ReducedResult(x, str(sol.status), int(sol.iterations), time.perf_counter() - start,
+                         direction)

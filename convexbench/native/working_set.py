@@ -3,11 +3,13 @@
 Outer loop:
 
 1. solve the program restricted to the working-set columns and the selected cone rows
-   accurately (``ipm.solve_ipm``; ``reduced.solve_reduced``, i.e. Clarabel, on request or
-   when the interior-point method fails numerically);
+   accurately (squared loss: ``ipm.solve_ipm``; ``reduced.solve_reduced``, i.e. Clarabel, on
+   request or when the interior-point method fails numerically; hinge and logistic:
+   ``reduced.solve_reduced_loss``, Clarabel on the prediction operator);
 2. add every cone row of a working-set column that the solution violates (row generation:
    at the optimum only a few of the n rows of a group are tight);
-3. price ALL columns of the program against lam = y - prediction: cone-free bounds
+3. price ALL columns of the program against lam = -(loss gradient at the prediction), for the
+   hinge loss -y alpha with the restricted program's margin multipliers alpha: cone-free bounds
    ||A_c^T lam|| for all columns at once (matrix-free, vectorized), then exact cone prices
    (NNLS, or an atom SOCP for relu3) in decreasing order of the bound, branch-and-bound style;
    columns priced above beta join the working set;
@@ -23,11 +25,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from convexbench.native.duality import relative_gap, squared_dual_value
+from convexbench.certificates import default_dual_direction
+from convexbench.native.duality import relative_gap, scaled_dual_value
 from convexbench.native.families import ColumnFamily, family_for
 from convexbench.native.ipm import solve_ipm
-from convexbench.native.reduced import ReducedResult, solve_reduced
-from convexbench.programs.base import ConvexProgram, Solution
+from convexbench.native.reduced import ReducedResult, solve_reduced, solve_reduced_loss
+from convexbench.programs.base import DUAL_HINT, ConvexProgram, Solution
 
 
 @dataclass(frozen=True)
@@ -150,12 +153,28 @@ def _solve_restricted(
                          threads=opts.threads)
 
 
+def _solve_restricted_loss(
+    fam: ColumnFamily, cols: np.ndarray, y: np.ndarray, loss: str, beta: float,
+    owner: np.ndarray, rows: np.ndarray, tol: float, time_limit: float | None,
+    opts: NativeOptions,
+) -> ReducedResult:
+    """The restricted program with the hinge or logistic loss, by Clarabel on the n x N
+    prediction operator of the working set (no Gram form for these losses)."""
+    blocks = fam.prediction_blocks(cols)  # (k, n, md)
+    A = blocks.transpose(1, 0, 2).reshape(blocks.shape[1], -1)
+    del blocks
+    return solve_reduced_loss(A, y, loss, beta, fam.m, fam.d, owner, rows, tol=tol,
+                              time_limit=time_limit,
+                              direct_solve_method=opts.direct_solve_method,
+                              threads=opts.threads)
+
+
 def solve_working_set(
     program: ConvexProgram, options: NativeOptions | None = None,
     warm_start: Solution | None = None,
 ) -> NativeRun:
-    """Solve a squared-loss program to the certificate's tolerance (see the module doc), with
-    ``options.threads`` BLAS threads."""
+    """Solve a program (squared, hinge or logistic loss) to the certificate's tolerance (see
+    the module doc), with ``options.threads`` BLAS threads."""
     opts = options or NativeOptions()
     with threadpool_limits(limits=max(int(opts.threads), 1), user_api="blas"):
         return _working_set(program, opts, warm_start)
@@ -165,7 +184,7 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
                  ) -> NativeRun:
     start = time.perf_counter()
     fam = family_for(program)
-    y, beta = program.y, program.beta
+    y, beta, loss = program.y, program.beta, program.loss
     md = fam.m * fam.d
     scale = max(1.0, float(np.max(np.abs(y))))
     row_tol = 1e-2 * opts.tol * scale
@@ -194,6 +213,7 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
     status, message = "optimal_inaccurate", "outer iteration limit"
     rel_gap, violation = np.inf, 0.0
     need_solve = len(state.cols) > 0
+    solver_direction: np.ndarray | None = None
     it = 0
     while it < opts.max_outer:
         it += 1
@@ -203,8 +223,13 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
                 status, message = "time_limit", "time limit reached"
                 break
             owner, rows = fam.cone_rows(state.cols, state.which)
-            res = _solve_restricted(fam, state.cols, y, beta, owner, rows, reduced_tol, left,
-                                    opts, state.x)
+            if loss.name == "squared":
+                res = _solve_restricted(fam, state.cols, y, beta, owner, rows, reduced_tol,
+                                        left, opts, state.x)
+            else:
+                res = _solve_restricted_loss(fam, state.cols, y, loss.name, beta, owner, rows,
+                                             reduced_tol, left, opts)
+            solver_direction = res.direction
             inner += res.iterations
             if res.status == "MaxTime":
                 status, message = "time_limit", "time limit reached in the reduced solve"
@@ -222,7 +247,11 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
             state = _State(state.cols[~drop], state.x[~drop], state.which[~drop])
         z = fam.predict(state.cols, state.x)
         norms = fam.column_norms(state.x)
-        objective = program.loss.value(z, y) + beta * float(norms.sum())
+        objective = loss.value(z, y) + beta * float(norms.sum())
+        # the dual direction (the loss gradient; hinge: -y alpha from the restricted duals,
+        # since the subgradient at margins exactly 1 is ambiguous)
+        direction = (solver_direction if solver_direction is not None
+                     else default_dual_direction(program, z))
         added_rows = 0
         violation = 0.0
         if fam.R and len(state.cols):
@@ -236,15 +265,17 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
         in_set[state.cols] = True
         max_add = opts.init_columns if len(state.cols) == 0 else per_round
         deadline = np.inf if opts.time_limit is None else start + opts.time_limit
-        new, dirs, bound = _price(fam, y - z, beta, thresh, in_set, max_add, deadline)
+        new, dirs, bound = _price(fam, -direction, beta, thresh, in_set, max_add, deadline)
         feasible = violation <= opts.tol
         if not new and feasible:
-            rel_gap = relative_gap(objective, squared_dual_value(z, y, beta, bound))
+            rel_gap = relative_gap(objective,
+                                   scaled_dual_value(loss, y, beta, direction, bound))
         if feasible and (best is None or objective < best[0]):
             # every feasible restricted point is feasible for the full program: keep the best
             # one for a time-limited return
             gap = rel_gap if not new else np.inf
-            best = (objective, fam.to_solution(state.cols, state.x), gap, violation)
+            best = (objective, _with_hint(fam.to_solution(state.cols, state.x),
+                                          solver_direction), gap, violation)
         if new:
             new_cols = np.array(new, dtype=np.int64)
             new_x = np.zeros((len(new), md))
@@ -267,8 +298,15 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
             status, message = "time_limit", "time limit reached"
             break
     if status == "optimal" or best is None:
-        solution = fam.to_solution(state.cols, state.x)
+        solution = _with_hint(fam.to_solution(state.cols, state.x), solver_direction)
     else:
         solution, rel_gap, violation = best[1], best[2], best[3]
     return NativeRun(solution, status, it, inner, elapsed(), float(rel_gap), float(violation),
                      len(state.cols), int(state.which.sum()), trace, message)
+
+
+def _with_hint(solution: Solution, direction: np.ndarray | None) -> Solution:
+    """The solution with the restricted solve's dual direction as its certificate hint."""
+    if direction is not None:
+        solution[DUAL_HINT] = direction
+    return solution
