@@ -35,7 +35,7 @@ from scipy.linalg import blas, lapack
 
 from convexbench.native.reduced import ReducedResult
 
-_PANEL = 256  # columns mirrored per step (bounds the temporaries of the mirror)
+_PANEL = 64  # columns mirrored per step (bounds the temporaries of the mirror)
 
 
 @dataclass
