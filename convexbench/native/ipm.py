@@ -50,9 +50,14 @@ class PackedGram:
         return self.store.shape[0]
 
     def matvec(self, x: np.ndarray) -> np.ndarray:
-        """H x from the upper triangle (the stored diagonal may hold a factor)."""
+        """H x from the upper triangle and ``diag``.  The stored diagonal may hold a factor's
+        (huge near the end of an interior-point solve: correcting the product afterwards lost
+        all accuracy), so H's own diagonal is put in for the product and the factor's back."""
+        held = np.diagonal(self.store).copy()
+        np.fill_diagonal(self.store, self.diag)
         y = blas.dsymv(1.0, self.store, x, lower=0)
-        return y + (self.diag - np.diagonal(self.store)) * x
+        np.fill_diagonal(self.store, held)
+        return y
 
     def full(self) -> np.ndarray:
         """H as an ordinary dense symmetric array (a copy; for fallbacks and tests)."""
@@ -100,6 +105,57 @@ class PackedGram:
     def solve(self, rhs: np.ndarray) -> np.ndarray:
         """(H + blockdiag)^{-1} rhs with the last factor."""
         return lapack.dpotrs(self.store, rhs, lower=1)[0]
+
+    # -- for the active-set Newton method (``newton.py``): ``solve_principal`` factors in the
+    # lower triangle as ``factor`` does; the others read the upper triangle and ``diag`` only
+    def solve_principal(self, idx: np.ndarray, blocks: np.ndarray, rhs: np.ndarray,
+                        ridge: float = 0.0) -> np.ndarray | None:
+        """(H[idx][:, idx] + blockdiag(blocks) + ridge I)^{-1} rhs, for ``idx`` whole columns
+        (``blocks``: (len(idx) / md, md, md), one per column, in order), factored like
+        ``factor`` in the lower triangle of the one N x N array, the variables outside
+        ``idx`` decoupled (unit rows); the stored diagonal is restored, so that ``matvec``
+        stays exact.  None when not numerically positive definite."""
+        M, N = self.store, self.size
+        md = blocks.shape[1]
+        keep = np.zeros(N, dtype=bool)
+        keep[idx] = True
+        _mirror_upper(M)
+        tl = np.tril_indices(md, -1)
+        for g in np.flatnonzero(~keep.reshape(-1, md)[:, 0]):  # decouple the other columns
+            lo, hi = g * md, (g + 1) * md
+            M[lo:hi, :lo] = 0.0
+            M[hi:, lo:hi] = 0.0
+            M[lo:hi, lo:hi][tl] = 0.0
+        diag = np.diag_indices(N)
+        M[diag] = np.where(keep, self.diag + ridge, 1.0)
+        ti, tj = np.tril_indices(md)
+        base = idx[::md][:, None]
+        M[(base + ti).ravel(), (base + tj).ravel()] += blocks[:, ti, tj].ravel()
+        _, info = lapack.dpotrf(M, lower=1, clean=0, overwrite_a=1)
+        x = None
+        if info == 0:
+            full = np.zeros(N)
+            full[idx] = rhs
+            x = lapack.dpotrs(M, full, lower=1)[0][idx]
+        M[diag] = self.diag
+        return x
+
+    def columns(self, idx: np.ndarray) -> np.ndarray:
+        """H[:, idx] (N x len(idx)) from the upper triangle."""
+        up = self.store[:, idx]  # exact on rows i <= idx[j]
+        low = self.store[idx, :].T  # exact on rows i >= idx[j]
+        out = np.where(np.arange(self.size)[:, None] <= idx[None, :], up, low)
+        out[idx, np.arange(len(idx))] = self.diag[idx]
+        return out
+
+    def diag_blocks(self, md: int) -> np.ndarray:
+        """The k diagonal blocks H_cc (k, md, md)."""
+        k = self.size // md
+        at = np.arange(k)[:, None, None] * md
+        i, j = np.arange(md)[None, :, None], np.arange(md)[None, None, :]
+        up = self.store[at + np.minimum(i, j), at + np.maximum(i, j)]
+        up[:, np.arange(md), np.arange(md)] = self.diag.reshape(k, md)
+        return up
 
 
 @dataclass
@@ -160,6 +216,27 @@ class LowRankGram:
         Au = np.einsum("knj,kj->n", self.A, u.reshape(self._k, self._md))
         w = lapack.dpotrs(self._C, Au, lower=1)[0]
         return u - self._block_solve(np.einsum("knj,n->kj", self.A, w).ravel())
+
+    # -- views of H for the active-set Newton method (``newton.py``)
+    def _flat(self) -> np.ndarray:
+        """A as one n x N array (made once, on first use)."""
+        if getattr(self, "_flat_A", None) is None:
+            self._flat_A = self.A.transpose(1, 0, 2).reshape(self.A.shape[1], -1)
+        return self._flat_A
+
+    def principal_upper(self, idx: np.ndarray) -> np.ndarray:
+        """H[idx][:, idx] = A[:, idx]^T A[:, idx] (symmetric, Fortran order)."""
+        Ai = self._flat()[:, idx]
+        return (Ai.T @ Ai).T
+
+    def columns(self, idx: np.ndarray) -> np.ndarray:
+        """H[:, idx] (N x len(idx))."""
+        flat = self._flat()
+        return flat.T @ flat[:, idx]
+
+    def diag_blocks(self, md: int) -> np.ndarray:
+        """The k diagonal blocks H_cc (k, md, md) (``md``: the column width)."""
+        return np.einsum("kni,knj->kij", self.A, self.A)
 
 
 Gram = PackedGram | LowRankGram
