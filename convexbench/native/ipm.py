@@ -141,11 +141,19 @@ class PackedGram:
         return x
 
     def columns(self, idx: np.ndarray) -> np.ndarray:
-        """H[:, idx] (N x len(idx)) from the upper triangle."""
-        up = self.store[:, idx]  # exact on rows i <= idx[j]
-        low = self.store[idx, :].T  # exact on rows i >= idx[j]
-        out = np.where(np.arange(self.size)[:, None] <= idx[None, :], up, low)
-        out[idx, np.arange(len(idx))] = self.diag[idx]
+        """H[:, idx] (N x len(idx)) from the upper triangle and ``diag``, built run by run of
+        consecutive indices (whole groups), with no temporaries larger than the output."""
+        M, N = self.store, self.size
+        out = np.empty((N, len(idx)))
+        breaks = np.flatnonzero(np.diff(idx) != 1) + 1
+        for pos, run in zip(np.concatenate([[0], breaks]), np.split(idx, breaks), strict=True):
+            lo, hi = int(run[0]), int(run[-1]) + 1
+            part = out[:, pos:pos + hi - lo]
+            part[:lo] = M[:lo, lo:hi]
+            part[hi:] = M[lo:hi, hi:].T
+            block = np.triu(M[lo:hi, lo:hi], 1)
+            part[lo:hi] = block + block.T
+            part[lo:hi][np.diag_indices(hi - lo)] = self.diag[lo:hi]
         return out
 
     def diag_blocks(self, md: int) -> np.ndarray:

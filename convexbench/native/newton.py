@@ -135,14 +135,12 @@ def solve_newton(
                 (drop < 0) | (np.linalg.norm(r + Hgx, axis=1) <= beta)))
             if len(cand):
                 cand = cand[np.argsort(drop[cand])]
-                Hc = gram.columns((cand[:, None] * d + np.arange(d)).ravel())
-                for j, g in enumerate(cand):
+                for g in cand:  # H's columns of a group only when it is dropped (memory)
                     hg = blocks[g] @ x[g]
                     if (_drop_change(x[g], r[g], hg, norms_x[g], beta) < 0
                             or np.linalg.norm(r[g] + hg) <= beta):
-                        r += (Hc[:, j * d:(j + 1) * d] @ x[g]).reshape(k, d)
+                        r += (gram.columns(g * d + np.arange(d)) @ x[g]).reshape(k, d)
                         x[g] = 0.0
-                del Hc
                 dropped = np.count_nonzero(norms_x) - np.count_nonzero(np.linalg.norm(x, axis=1))
                 norms_x = np.linalg.norm(x, axis=1)
             else:
