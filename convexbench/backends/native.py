@@ -19,7 +19,8 @@ from convexbench.programs.base import ConvexProgram, Solution
 
 class NativeBackend(Backend):
     """Working-set column generation + exact cone pricing + accurate restricted solves
-    (dense primal-dual interior point, ``convexbench/native/ipm.py``)."""
+    (dense primal-dual interior point, ``native/ipm.py``; warm-started active-set Newton for
+    gated ReLU, ``native/newton.py``; Clarabel for hinge and logistic)."""
 
     name = "native"
     kind = "native"

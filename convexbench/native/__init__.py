@@ -1,6 +1,8 @@
 """convexbench's native solver: working-set column generation with exact cone pricing and
-accurate restricted solves (a dense primal-dual interior-point method on the small reduced
-program, ``ipm.py``; Clarabel as a fallback), plus FISTA for gated ReLU.
+accurate restricted solves (squared loss: a dense primal-dual interior-point method on the
+small reduced program, ``ipm.py``, with a warm-started active-set Newton method first for
+gated ReLU, ``newton.py``, and Clarabel as a fallback; hinge and logistic: Clarabel on the
+reduced program), plus FISTA for gated ReLU.
 
 Entry points: :func:`solve_native` (one program), :func:`solve_path` (a decreasing beta path
 with warm starts).  The backend wrapper is ``convexbench.backends.native.NativeBackend``.
