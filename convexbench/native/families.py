@@ -52,17 +52,22 @@ class ColumnFamily:
         """Rows ``rows`` of A_c for the columns ``cols``: shape (k, rows, m d)."""
         raise NotImplementedError
 
-    def gram(self, cols: np.ndarray, y: np.ndarray, budget: int = 1 << 16
-             ) -> tuple[Gram, np.ndarray]:
-        """A^T A and A^T y for the stacked working-set columns.  Working sets up to twice as
-        wide as the data has rows (N = k m d <= 2 n): H packed in one N x N array,
-        accumulated over row chunks so that at most ``budget`` entries of A exist at a time;
-        wider ones: A itself for the Woodbury solves of ``LowRankGram`` (it holds two n x N
-        arrays and factors an n x n matrix: less memory and fewer flops from N ~ 2 n on)."""
+    def gram(self, cols: np.ndarray, y: np.ndarray, budget: int = 1 << 16,
+             weights: np.ndarray | None = None) -> tuple[Gram, np.ndarray]:
+        """A^T W A and A^T y for the stacked working-set columns (W = diag(weights), the
+        identity by default).  Working sets up to twice as wide as the data has rows
+        (N = k m d <= 2 n): H packed in one N x N array, accumulated over row chunks so that
+        at most ``budget`` entries of A exist at a time; wider ones: W^(1/2) A itself for the
+        Woodbury solves of ``LowRankGram`` (it holds two n x N arrays and factors an n x n
+        matrix: less memory and fewer flops from N ~ 2 n on)."""
         k, md, n = len(cols), self.m * self.d, self.program.n
+        root = None if weights is None else np.sqrt(weights)
         if k * md > 2 * n:
             A = self.prediction_blocks(cols)  # (k, n, md)
-            return LowRankGram(A), np.einsum("knj,n->kj", A, y).ravel()
+            b = np.einsum("knj,n->kj", A, y).ravel()
+            if root is not None:
+                A *= root[None, :, None]
+            return LowRankGram(A), b
         gram = PackedGram.empty(k * md)
         b = np.zeros(k * md)
         step = max(1, budget // max(k * md, 1))
@@ -70,8 +75,10 @@ class ColumnFamily:
             rows = slice(lo, min(lo + step, n))
             chunk = self.prediction_blocks(cols, rows)  # (k, nb, md)
             flat = chunk.transpose(1, 0, 2).reshape(chunk.shape[1], k * md)
-            gram.add_rank_update(flat)
             b += flat.T @ y[rows]
+            if root is not None:
+                flat = flat * root[rows, None]
+            gram.add_rank_update(flat)
         gram.finish()
         return gram, b
 

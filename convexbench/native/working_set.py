@@ -30,6 +30,7 @@ from convexbench.certificates import default_dual_direction
 from convexbench.native.duality import relative_gap, scaled_dual_value
 from convexbench.native.families import ColumnFamily, family_for
 from convexbench.native.ipm import PackedGram, solve_ipm
+from convexbench.native.logistic import solve_restricted_logistic
 from convexbench.native.newton import solve_newton
 from convexbench.native.reduced import ReducedResult, solve_reduced, solve_reduced_loss
 from convexbench.programs.base import DUAL_HINT, ConvexProgram, Solution
@@ -54,6 +55,8 @@ class NativeOptions:
     prune: bool = True  # drop working-set columns that the restricted optimum sets to zero
     gated_newton: bool = True  # cone-free restricted programs: warm-started active-set Newton
     # first (native/newton.py), the interior-point method only when it fails
+    logistic_newton: bool = True  # logistic: proximal Newton (native/logistic.py) before the
+    # conic form with exponential cones
 
 
 @dataclass
@@ -245,6 +248,13 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
             if loss.name == "squared":
                 res = _solve_restricted(fam, state.cols, y, beta, owner, rows, reduced_tol,
                                         left, opts, state.x)
+            elif loss.name == "logistic" and opts.logistic_newton:
+                res = solve_restricted_logistic(fam, state.cols, y, beta, owner, rows,
+                                                state.x, reduced_tol, left)
+                if not res.ok and res.status != "MaxTime":
+                    inner += res.iterations
+                    res = _solve_restricted_loss(fam, state.cols, y, loss.name, beta, owner,
+                                                 rows, reduced_tol, remaining(), opts)
             else:
                 res = _solve_restricted_loss(fam, state.cols, y, loss.name, beta, owner, rows,
                                              reduced_tol, left, opts)

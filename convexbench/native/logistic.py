@@ -1,0 +1,97 @@
+"""The restricted program with the logistic loss by proximal Newton (as glmnet does).
+
+    min_x  F(x) = sum_i log(1 + exp(-y_i (A x)_i)) + beta sum_g ||x_g||   s.t. K x >= 0
+
+Each step minimizes the second-order model of the loss at the current point, a weighted
+squared-loss restricted program (H = A^T W A, W = diag(p (1 - p)), p = sigmoid(-y A x)),
+with the solvers the squared loss already has (the active-set Newton method for gated ReLU,
+warm-started at the current point; the interior-point method with the selected cone rows
+otherwise), then backtracks on F along the step.  Every iterate is a convex combination of
+points that satisfy the selected cone rows, so it satisfies them too (a start that violates
+rows selected after it was computed is replaced by the first model solution).  It stops when the
+model's predicted decrease falls below ``tol`` |F| at a full step.  A status that is not ok
+sends the caller to the conic form (``reduced.solve_reduced_loss``).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from convexbench.native.families import ColumnFamily
+from convexbench.native.ipm import PackedGram, solve_ipm
+from convexbench.native.newton import solve_newton
+from convexbench.native.reduced import ReducedResult
+
+_ARMIJO = 1e-4
+_INNER_FLOOR = 1e-10  # the interior-point method failed numerically below it
+
+
+def _objective(fam: ColumnFamily, cols: np.ndarray, x: np.ndarray, y: np.ndarray,
+               beta: float) -> tuple[float, np.ndarray]:
+    z = fam.predict(cols, x)
+    return float(np.logaddexp(0.0, -y * z).sum()) + beta * float(fam.column_norms(x).sum()), z
+
+
+def solve_restricted_logistic(
+    fam: ColumnFamily, cols: np.ndarray, y: np.ndarray, beta: float, owner: np.ndarray,
+    rows: np.ndarray, x0: np.ndarray, tol: float = 1e-9, time_limit: float | None = None,
+    max_iter: int = 50,
+) -> ReducedResult:
+    """Solve the restricted logistic program from ``x0`` (k, m d); see the module doc."""
+    start = time.perf_counter()
+    x = np.array(x0, dtype=float)
+    F, z = _objective(fam, cols, x, y, beta)
+    status, inner = "MaxIterations", 0
+    # the model solves need not (and, below ~1e-10, cannot) be more accurate than this
+    inner_tol = max(0.1 * tol, _INNER_FLOOR)
+    # x0 may violate rows selected since it was computed: the first model solution (which
+    # satisfies them) is then taken whole, so that every later iterate is feasible
+    feasible = len(owner) == 0 or float(
+        np.min(np.einsum("rj,rj->r", rows, x[owner]))) >= 0.0
+    for _ in range(max_iter):
+        if time_limit is not None and time.perf_counter() - start > time_limit:
+            status = "MaxTime"
+            break
+        p = np.exp(-np.logaddexp(0.0, y * z))  # sigmoid(-y z)
+        grad = -y * p  # d loss / d z
+        w = p * (1.0 - p)
+        # model: loss(z0) + grad^T A dx + dx^T A^T W A dx / 2 = 1/2 x^T H x - b^T x + const
+        gram, b = fam.gram(cols, w * z - grad, weights=w)
+        left = None if time_limit is None else time_limit - (time.perf_counter() - start)
+        if fam.R == 0 and fam.m == 1 and isinstance(gram, PackedGram):
+            res = solve_newton(gram, b, beta, fam.d, x, tol=inner_tol, time_limit=left)
+        else:
+            res = solve_ipm(gram, b, beta, fam.m, fam.d, owner, rows, tol=inner_tol,
+                            time_limit=left)
+        inner += res.iterations
+        del gram
+        if not res.ok:
+            status = res.status
+            break
+        if not feasible:
+            x, feasible = res.x, True
+            F, z = _objective(fam, cols, x, y, beta)
+            continue
+        step = res.x - x
+        # the model's decrease at the full step: -(grad^T A step + beta (||x_new|| - ||x||))
+        Astep = fam.predict(cols, step)
+        norms_now = float(fam.column_norms(x).sum())
+        decrease = -(float(grad @ Astep) + beta * (float(fam.column_norms(res.x).sum())
+                                                   - norms_now))
+        if decrease <= tol * max(1.0, abs(F)):
+            status = "Solved"
+            break
+        t = 1.0
+        while t > 1e-10:
+            trial = x + t * step
+            F_trial, z_trial = _objective(fam, cols, trial, y, beta)
+            if F_trial <= F - _ARMIJO * t * decrease:
+                break
+            t *= 0.5
+        else:
+            status = "NumericalError"
+            break
+        x, F, z = trial, F_trial, z_trial
+    return ReducedResult(x, status, inner, time.perf_counter() - start)
