@@ -1,9 +1,10 @@
 """The ``native`` backend: convexbench's own working-set solver (``convexbench.native``).
 
 Supports gated ReLU, two-layer ReLU and three-layer ReLU with the squared, hinge and logistic
-losses (the restricted programs of the last two are solved by Clarabel, see
-``native/reduced.py``).  The solution comes back in the program's block layout; ``solve``
-certifies it like every other backend's.
+losses (the hinge loss's restricted programs are solved by Clarabel, see
+``native/reduced.py``; the logistic loss's by proximal Newton, ``native/logistic.py``).
+The solution comes back in the program's block layout; ``solve`` certifies it like every
+other backend's.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from convexbench.programs.base import ConvexProgram, Solution
 class NativeBackend(Backend):
     """Working-set column generation + exact cone pricing + accurate restricted solves
     (dense primal-dual interior point, ``native/ipm.py``; warm-started active-set Newton for
-    gated ReLU, ``native/newton.py``; Clarabel for hinge and logistic)."""
+    gated ReLU, ``native/newton.py``; proximal Newton for logistic, ``native/logistic.py``;
+    Clarabel for hinge)."""
 
     name = "native"
     kind = "native"
@@ -38,7 +40,7 @@ class NativeBackend(Backend):
                            cones=("zero", "nonneg", "soc"), kind="native",
                            notes="working-set column generation, exact cone pricing, "
                                  "dense interior point on the reduced program (squared loss), "
-                                 "Clarabel on it (hinge, logistic)")
+                                 "proximal Newton (logistic), Clarabel (hinge)")
 
     def preset_options(self, preset: Preset, time_limit: float | None = None, threads: int = 1
                        ) -> dict:

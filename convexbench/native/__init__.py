@@ -1,8 +1,9 @@
 """convexbench's native solver: working-set column generation with exact cone pricing and
 accurate restricted solves (squared loss: a dense primal-dual interior-point method on the
 small reduced program, ``ipm.py``, with a warm-started active-set Newton method first for
-gated ReLU, ``newton.py``, and Clarabel as a fallback; hinge and logistic: Clarabel on the
-reduced program), plus FISTA for gated ReLU.
+gated ReLU, ``newton.py``, and Clarabel as a fallback; logistic: proximal Newton with those
+solvers, ``logistic.py``; hinge: Clarabel on the reduced program), plus FISTA for gated
+ReLU.
 
 Entry points: :func:`solve_native` (one program), :func:`solve_path` (a decreasing beta path
 with warm starts).  The backend wrapper is ``convexbench.backends.native.NativeBackend``.

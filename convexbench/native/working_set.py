@@ -5,7 +5,8 @@ Outer loop:
 1. solve the program restricted to the working-set columns and the selected cone rows
    accurately (squared loss: ``ipm.solve_ipm``, for gated ReLU after ``newton.solve_newton``
    warm-started at the previous optimum; ``reduced.solve_reduced``, i.e. Clarabel, on
-   request or when the interior-point method fails numerically; hinge and logistic:
+   request or when the interior-point method fails numerically; logistic: proximal Newton,
+   ``logistic.solve_restricted_logistic``; hinge, and logistic as a fallback:
    ``reduced.solve_reduced_loss``, Clarabel on the prediction operator);
 2. add every cone row of a working-set column that the solution violates (row generation:
    at the optimum only a few of the n rows of a group are tight);
