@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convexbench.native import NativeOptions, solve_native, working_set
+from convexbench.native import NativeOptions, newton, solve_native
 from convexbench.native.ipm import LowRankGram, PackedGram, solve_ipm
 from convexbench.native.newton import kkt_error, solve_newton
 from convexbench.native.reduced import ReducedResult
@@ -223,7 +223,7 @@ def test_working_set_falls_back_to_the_interior_point_method(monkeypatch):
         calls.append(gram.size)
         return ReducedResult(np.zeros((gram.size // d, d)), "NumericalError", 3, 0.0)
 
-    monkeypatch.setattr(working_set, "solve_newton", failing)
+    monkeypatch.setattr(newton, "solve_newton", failing)
     program = _gated_program()
     run = solve_native(program, NativeOptions())
     assert calls and run.status == "optimal"

@@ -85,16 +85,13 @@ class PackedGram:
     def factor(self, blocks: np.ndarray) -> bool:
         """Cholesky of H + blockdiag(blocks) (k blocks of md x md) in the lower triangle."""
         M, N = self.store, self.size
-        k, md = blocks.shape[0], blocks.shape[1]
-        ti, tj = np.tril_indices(md)
-        base = np.arange(k)[:, None] * md
-        rows, cols = (base + ti).ravel(), (base + tj).ravel()
+        starts = np.arange(blocks.shape[0]) * blocks.shape[1]
         diag = np.diag_indices(N)
         reg = 1e-13 * max(1.0, float(np.max(self.diag)) if N else 1.0)
         for attempt in range(3):
             _mirror_upper(M)
             M[diag] = self.diag
-            M[rows, cols] += blocks[:, ti, tj].ravel()
+            _add_lower_blocks(M, starts, blocks)
             if attempt:  # not numerically positive definite: a tiny ridge
                 M[diag] += reg * 100.0**attempt
             _, info = lapack.dpotrf(M, lower=1, clean=0, overwrite_a=1)
@@ -113,8 +110,7 @@ class PackedGram:
         """(H[idx][:, idx] + blockdiag(blocks) + ridge I)^{-1} rhs, for ``idx`` whole columns
         (``blocks``: (len(idx) / md, md, md), one per column, in order), factored like
         ``factor`` in the lower triangle of the one N x N array, the variables outside
-        ``idx`` decoupled (unit rows); the stored diagonal is restored, so that ``matvec``
-        stays exact.  None when not numerically positive definite."""
+        ``idx`` decoupled (unit rows).  None when not numerically positive definite."""
         M, N = self.store, self.size
         md = blocks.shape[1]
         keep = np.zeros(N, dtype=bool)
@@ -126,19 +122,14 @@ class PackedGram:
             M[lo:hi, :lo] = 0.0
             M[hi:, lo:hi] = 0.0
             M[lo:hi, lo:hi][tl] = 0.0
-        diag = np.diag_indices(N)
-        M[diag] = np.where(keep, self.diag + ridge, 1.0)
-        ti, tj = np.tril_indices(md)
-        base = idx[::md][:, None]
-        M[(base + ti).ravel(), (base + tj).ravel()] += blocks[:, ti, tj].ravel()
+        M[np.diag_indices(N)] = np.where(keep, self.diag + ridge, 1.0)
+        _add_lower_blocks(M, idx[::md], blocks)
         _, info = lapack.dpotrf(M, lower=1, clean=0, overwrite_a=1)
-        x = None
-        if info == 0:
-            full = np.zeros(N)
-            full[idx] = rhs
-            x = lapack.dpotrs(M, full, lower=1)[0][idx]
-        M[diag] = self.diag
-        return x
+        if info != 0:
+            return None
+        full = np.zeros(N)
+        full[idx] = rhs
+        return lapack.dpotrs(M, full, lower=1)[0][idx]
 
     def columns(self, idx: np.ndarray) -> np.ndarray:
         """H[:, idx] (N x len(idx)) from the upper triangle and ``diag``, built run by run of
@@ -252,6 +243,13 @@ class LowRankGram:
 
 
 Gram = PackedGram | LowRankGram
+
+
+def _add_lower_blocks(M: np.ndarray, starts: np.ndarray, blocks: np.ndarray) -> None:
+    """Add each block (md x md) to the lower triangle of M's diagonal block at its start."""
+    ti, tj = np.tril_indices(blocks.shape[1])
+    at = np.asarray(starts)[:, None]
+    M[(at + ti).ravel(), (at + tj).ravel()] += blocks[:, ti, tj].ravel()
 
 
 def _mirror_upper(M: np.ndarray) -> None:

@@ -19,11 +19,13 @@ import time
 
 import numpy as np
 
+from convexbench.losses import LogisticLoss
+from convexbench.native import newton
 from convexbench.native.families import ColumnFamily
-from convexbench.native.ipm import PackedGram, solve_ipm
-from convexbench.native.newton import solve_newton
+from convexbench.native.ipm import solve_ipm
 from convexbench.native.reduced import ReducedResult
 
+_LOSS = LogisticLoss()
 _ARMIJO = 1e-4
 _INNER_FLOOR = 1e-10  # the interior-point method failed numerically below it
 
@@ -31,7 +33,7 @@ _INNER_FLOOR = 1e-10  # the interior-point method failed numerically below it
 def _objective(fam: ColumnFamily, cols: np.ndarray, x: np.ndarray, y: np.ndarray,
                beta: float) -> tuple[float, np.ndarray]:
     z = fam.predict(cols, x)
-    return float(np.logaddexp(0.0, -y * z).sum()) + beta * float(fam.column_norms(x).sum()), z
+    return _LOSS.value(z, y) + beta * float(fam.column_norms(x).sum()), z
 
 
 def solve_restricted_logistic(
@@ -54,14 +56,14 @@ def solve_restricted_logistic(
         if time_limit is not None and time.perf_counter() - start > time_limit:
             status = "MaxTime"
             break
-        p = np.exp(-np.logaddexp(0.0, y * z))  # sigmoid(-y z)
-        grad = -y * p  # d loss / d z
+        grad = _LOSS.gradient(z, y)  # -y sigmoid(-y z)
+        p = -y * grad  # sigmoid(-y z), labels +-1
         w = p * (1.0 - p)
         # model: loss(z0) + grad^T A dx + dx^T A^T W A dx / 2 = 1/2 x^T H x - b^T x + const
         gram, b = fam.gram(cols, w * z - grad, weights=w)
         left = None if time_limit is None else time_limit - (time.perf_counter() - start)
-        if fam.R == 0 and fam.m == 1 and isinstance(gram, PackedGram):
-            res = solve_newton(gram, b, beta, fam.d, x, tol=inner_tol, time_limit=left)
+        if newton.applies(fam, gram):
+            res = newton.solve_newton(gram, b, beta, fam.d, x, tol=inner_tol, time_limit=left)
         else:
             res = solve_ipm(gram, b, beta, fam.m, fam.d, owner, rows, tol=inner_tol,
                             time_limit=left)

@@ -32,12 +32,22 @@ import time
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
+from convexbench.native.families import ColumnFamily
 from convexbench.native.ipm import Gram, LowRankGram, PackedGram
 from convexbench.native.reduced import ReducedResult
 
 _ARMIJO = 1e-4
 _MAX_BACKTRACK = 40
 _RIDGES = (0.0, 1e-12, 1e-9, 1e-6, 1e-3)  # relative to the largest diagonal entry
+
+
+def applies(fam: ColumnFamily, gram: Gram) -> bool:
+    """Whether the working set's restricted program is one for this method: cone-free, one
+    block per column (gated ReLU), on a packed Gram matrix.  Wide working sets
+    (``LowRankGram``, N > 2 n) are left to the interior-point method: their supports mostly
+    exceeded the 2 n wide Newton matrices allowed here (87 of 91 restricted solves on random
+    gated2 programs)."""
+    return fam.R == 0 and fam.m == 1 and isinstance(gram, PackedGram)
 
 
 def kkt_error(gram: Gram, Aty: np.ndarray, beta: float, d: int, x: np.ndarray

@@ -28,11 +28,11 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from convexbench.certificates import default_dual_direction
+from convexbench.native import newton
 from convexbench.native.duality import relative_gap, scaled_dual_value
 from convexbench.native.families import ColumnFamily, family_for
-from convexbench.native.ipm import PackedGram, solve_ipm
+from convexbench.native.ipm import solve_ipm
 from convexbench.native.logistic import solve_restricted_logistic
-from convexbench.native.newton import solve_newton
 from convexbench.native.reduced import ReducedResult, solve_reduced, solve_reduced_loss
 from convexbench.programs.base import DUAL_HINT, ConvexProgram, Solution
 
@@ -151,13 +151,11 @@ def _solve_restricted(
     gram, Aty = fam.gram(cols, y)
     if opts.reduced_solver == "ipm":
         tried = None
-        if opts.gated_newton and fam.R == 0 and fam.m == 1 and isinstance(gram, PackedGram):
+        if opts.gated_newton and newton.applies(fam, gram):
             # cone-free (gated): a Newton method warm-started at the previous optimum (from
             # zero on the first round: measured faster than the interior-point method there
-            # too, 14 vs 23 ms on gated2 n=1000 d=20 P=500).  Not on wide working sets
-            # (LowRankGram, N > 2 n): their supports mostly exceeded the 2 n wide Newton
-            # matrices it allows (87 of 91 restricted solves on random gated2 programs)
-            tried = solve_newton(gram, Aty, beta, fam.d, x0, tol=tol, time_limit=time_limit)
+            # too, 14 vs 23 ms on gated2 n=1000 d=20 P=500)
+            tried = newton.solve_newton(gram, Aty, beta, fam.d, x0, tol=tol, time_limit=time_limit)
             if tried.ok or tried.status == "MaxTime":
                 return tried
             if time_limit is not None:
@@ -249,16 +247,17 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
             if loss.name == "squared":
                 res = _solve_restricted(fam, state.cols, y, beta, owner, rows, reduced_tol,
                                         left, opts, state.x)
-            elif loss.name == "logistic" and opts.logistic_newton:
-                res = solve_restricted_logistic(fam, state.cols, y, beta, owner, rows,
-                                                state.x, reduced_tol, left)
-                if not res.ok and res.status != "MaxTime":
-                    inner += res.iterations
-                    res = _solve_restricted_loss(fam, state.cols, y, loss.name, beta, owner,
-                                                 rows, reduced_tol, remaining(), opts)
             else:
-                res = _solve_restricted_loss(fam, state.cols, y, loss.name, beta, owner, rows,
-                                             reduced_tol, left, opts)
+                res = None
+                if loss.name == "logistic" and opts.logistic_newton:
+                    res = solve_restricted_logistic(fam, state.cols, y, beta, owner, rows,
+                                                    state.x, reduced_tol, left)
+                    if not res.ok and res.status != "MaxTime":  # the conic form instead
+                        inner += res.iterations
+                        res, left = None, remaining()
+                if res is None:
+                    res = _solve_restricted_loss(fam, state.cols, y, loss.name, beta, owner,
+                                                 rows, reduced_tol, left, opts)
             solver_direction = res.direction
             inner += res.iterations
             if res.status == "MaxTime":
