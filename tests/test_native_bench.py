@@ -20,6 +20,14 @@ def test_bench_quick_native_only_prints_a_table(capsys):
     assert "optimal" in line and "True" in line  # verified at 1e-6
 
 
+def test_bench_loss_option_builds_labelled_instances(capsys):
+    assert bench.main(["native", "--quick", "--no-conic", "--no-scnn", "--only", "gated2",
+                       "--loss", "hinge"]) == 0
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if " native " in line and "hinge" in line)
+    assert "optimal" in line and "True" in line  # verified at 1e-6 with the hinge loss
+
+
 def test_planted_data_rows_are_normalized():
     X, y = bench.planted_data(50, 4, seed=1)
     np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1.0)
