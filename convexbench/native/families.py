@@ -53,34 +53,51 @@ class ColumnFamily:
         raise NotImplementedError
 
     def gram(self, cols: np.ndarray, y: np.ndarray, budget: int = 1 << 16,
-             weights: np.ndarray | None = None) -> tuple[Gram, np.ndarray]:
+             weights: np.ndarray | None = None, dtype: type = np.float64
+             ) -> tuple[Gram, np.ndarray]:
         """A^T W A and A^T y for the stacked working-set columns (W = diag(weights), the
         identity by default).  Working sets up to twice as wide as the data has rows
-        (N = k m d <= 2 n): H packed in one N x N array, accumulated over row chunks so that
-        at most ``budget`` entries of A exist at a time; wider ones: W^(1/2) A itself for the
-        Woodbury solves of ``LowRankGram`` (it holds two n x N arrays and factors an n x n
-        matrix: less memory and fewer flops from N ~ 2 n on)."""
+        (N = k m d <= 2 n): H packed in one N x N array of ``dtype``, accumulated over row
+        chunks so that at most ``budget`` entries of A exist at a time; wider ones:
+        W^(1/2) A itself for the Woodbury solves of ``LowRankGram`` (it holds two n x N arrays
+        and factors an n x n matrix: less memory and fewer flops from N ~ 2 n on)."""
         k, md, n = len(cols), self.m * self.d, self.program.n
         root = None if weights is None else np.sqrt(weights)
+        b = self.adjoint(cols, y)
         if k * md > 2 * n:
             A = self.prediction_blocks(cols)  # (k, n, md)
-            b = np.einsum("knj,n->kj", A, y).ravel()
             if root is not None:
                 A *= root[None, :, None]
             return LowRankGram(A), b
-        gram = PackedGram.empty(k * md)
-        b = np.zeros(k * md)
+        gram = PackedGram.empty(k * md, dtype)
         step = max(1, budget // max(k * md, 1))
+        buffer = np.empty((min(step, n), k * md), dtype=dtype)  # the only chunk of A
         for lo in range(0, n, step):
             rows = slice(lo, min(lo + step, n))
-            chunk = self.prediction_blocks(cols, rows)  # (k, nb, md)
-            flat = chunk.transpose(1, 0, 2).reshape(chunk.shape[1], k * md)
-            b += flat.T @ y[rows]
+            flat = self.prediction_rows(cols, rows, buffer[:rows.stop - lo])
             if root is not None:
-                flat = flat * root[rows, None]
+                flat *= root[rows, None]
             gram.add_rank_update(flat)
         gram.finish()
         return gram, b
+
+    def prediction_rows(self, cols: np.ndarray, rows: slice, out: np.ndarray) -> np.ndarray:
+        """Rows ``rows`` of the stacked operator A = [A_c] written into ``out`` (nb, k m d)."""
+        blocks = self.prediction_blocks(cols, rows)  # (k, nb, md)
+        out[...] = blocks.transpose(1, 0, 2).reshape(out.shape)
+        return out
+
+    def adjoint(self, cols: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """A^T z for the stacked working-set columns, shape (k m d,), over row chunks."""
+        out = np.zeros((len(cols), self.m * self.d))
+        for rows in _chunks(self.program.n, max(1, len(cols) * self.m * self.d)):
+            out += np.einsum("knj,n->kj", self.prediction_blocks(cols, rows), z[rows])
+        return out.ravel()
+
+    def row_weights(self, cols: np.ndarray) -> np.ndarray:
+        """For one-block columns whose operator is a row weighting of X (A_c = diag(a_c) X,
+        gated ReLU): the (n, k) weights a_c; a NotImplementedError for the others."""
+        raise NotImplementedError
 
     def cone_rows(self, cols: np.ndarray, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Rows of K_c selected by the boolean (k, R) array ``which``.
@@ -174,6 +191,20 @@ class TwoLayerFamily(ColumnFamily):
             return np.zeros(self.program.n)
         p, s = self._split(cols)
         return np.einsum("nk,nk->n", self.masks[:, p], self.X @ (x * s[:, None]).T)
+
+    def row_weights(self, cols):
+        p, s = self._split(cols)
+        return self.masks[:, p] * s[None, :]
+
+    def prediction_rows(self, cols, rows, out):
+        p, s = self._split(cols)
+        weights = self.patterns[p][:, rows].T * s[None, :]  # (nb, k)
+        np.multiply(weights[:, :, None], self.X[rows][:, None, :],
+                    out=out.reshape(out.shape[0], len(p), self.d))
+        return out
+
+    def adjoint(self, cols, z):
+        return ((self.row_weights(cols) * z[:, None]).T @ self.X).ravel()
 
     def cone_rows(self, cols, which):
         p, _ = self._split(cols)

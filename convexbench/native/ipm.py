@@ -31,16 +31,18 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg import blas, lapack
+from scipy.linalg import get_blas_funcs, get_lapack_funcs, lapack
 
 from convexbench.native.reduced import ReducedResult
+from convexbench.native.xp import zeros_mapped
 
-_PANEL = 64  # columns mirrored per step (bounds the temporaries of the mirror)
+_PANEL = 16  # columns mirrored per step (bounds the temporaries of the mirror: N x 16)
 
 
 @dataclass
 class PackedGram:
-    """H = A^T A in the upper triangle of ``store`` (Fortran order), diagonal in ``diag``."""
+    """H = A^T A in the upper triangle of ``store`` (Fortran order), diagonal in ``diag``;
+    float64, or float32 for ``mixed.MixedGram`` (which does its products elsewhere)."""
 
     store: np.ndarray  # (N, N), order F; the lower triangle is workspace
     diag: np.ndarray  # (N,)
@@ -55,7 +57,7 @@ class PackedGram:
         all accuracy), so H's own diagonal is put in for the product and the factor's back."""
         held = np.diagonal(self.store).copy()
         np.fill_diagonal(self.store, self.diag)
-        y = blas.dsymv(1.0, self.store, x, lower=0)
+        y = get_blas_funcs("symv", (self.store,))(1.0, self.store, x, lower=0)
         np.fill_diagonal(self.store, held)
         return y
 
@@ -67,16 +69,17 @@ class PackedGram:
         return H
 
     @classmethod
-    def empty(cls, N: int) -> PackedGram:
-        return cls(np.zeros((N, N), order="F"), np.zeros(N))
+    def empty(cls, N: int, dtype: type = np.float64) -> PackedGram:
+        return cls(zeros_mapped((N, N), dtype), np.zeros(N, dtype=dtype))
 
     def add_rank_update(self, A: np.ndarray) -> None:
         """H += A^T A for a row chunk A (nb, N), in place (upper triangle)."""
         if A.shape[0] == 0:
             return
         # A.T is Fortran-contiguous when A is C-contiguous: no copy for BLAS
-        blas.dsyrk(1.0, np.ascontiguousarray(A).T, beta=1.0, c=self.store, trans=0, lower=0,
-                   overwrite_c=1)
+        syrk = get_blas_funcs("syrk", (self.store,))
+        syrk(1.0, np.ascontiguousarray(A, dtype=self.store.dtype).T, beta=1.0, c=self.store,
+             trans=0, lower=0, overwrite_c=1)
 
     def finish(self) -> None:
         """Record the diagonal once all updates are in."""
@@ -109,8 +112,17 @@ class PackedGram:
                         ridge: float = 0.0) -> np.ndarray | None:
         """(H[idx][:, idx] + blockdiag(blocks) + ridge I)^{-1} rhs, for ``idx`` whole columns
         (``blocks``: (len(idx) / md, md, md), one per column, in order), factored like
-        ``factor`` in the lower triangle of the one N x N array, the variables outside
-        ``idx`` decoupled (unit rows).  None when not numerically positive definite."""
+        ``factor`` in the lower triangle of the one N x N array.  None when not numerically
+        positive definite."""
+        if not self.factor_principal(idx, blocks, ridge):
+            return None
+        return self.solve_factored(idx, rhs)
+
+    def factor_principal(self, idx: np.ndarray, blocks: np.ndarray, ridge: float = 0.0
+                         ) -> bool:
+        """Cholesky of H[idx][:, idx] + blockdiag(blocks) + ridge I in the lower triangle, the
+        variables outside ``idx`` decoupled (unit rows); False when not numerically positive
+        definite."""
         M, N = self.store, self.size
         md = blocks.shape[1]
         keep = np.zeros(N, dtype=bool)
@@ -124,12 +136,14 @@ class PackedGram:
             M[lo:hi, lo:hi][tl] = 0.0
         M[np.diag_indices(N)] = np.where(keep, self.diag + ridge, 1.0)
         _add_lower_blocks(M, idx[::md], blocks)
-        _, info = lapack.dpotrf(M, lower=1, clean=0, overwrite_a=1)
-        if info != 0:
-            return None
-        full = np.zeros(N)
+        _, info = get_lapack_funcs("potrf", (M,))(M, lower=1, clean=0, overwrite_a=1)
+        return info == 0
+
+    def solve_factored(self, idx: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+        """The solve with the last ``factor_principal`` factor (in the store's precision)."""
+        full = np.zeros(self.size, dtype=self.store.dtype)
         full[idx] = rhs
-        return lapack.dpotrs(M, full, lower=1)[0][idx]
+        return get_lapack_funcs("potrs", (self.store,))(self.store, full, lower=1)[0][idx]
 
     def columns(self, idx: np.ndarray) -> np.ndarray:
         """H[:, idx] (N x len(idx)) from the upper triangle and ``diag``, built run by run of
@@ -384,24 +398,27 @@ class _Kkt:
         self.k = N // self.md
         self.B = self.k * m
         nonzero = np.any(rows != 0, axis=1) if len(rows) else np.zeros(0, bool)
-        owner, rows = owner[nonzero], rows[nonzero]
-        order = np.argsort(owner, kind="stable")
-        self.owner, self.rows = owner[order], rows[order]
+        if not nonzero.all():
+            owner, rows = owner[nonzero], rows[nonzero]
+        if np.any(np.diff(owner) < 0):  # the working set passes them sorted: no copy then
+            order = np.argsort(owner, kind="stable")
+            owner, rows = owner[order], rows[order]
+        self.owner, self.rows = owner, np.ascontiguousarray(rows, dtype=float)
         self.r = len(self.owner)
         self.bounds = np.searchsorted(self.owner, np.arange(self.k + 1))
         self.xi_block = np.arange(N).reshape(self.B, d)  # x indices of each block
-        # K as a sparse r x N matrix (row i touches the md variables of its column only)
-        cols = self.owner[:, None] * self.md + np.arange(self.md)[None, :]
+        # K as a sparse r x N matrix (row i touches the md variables of its column only),
+        # sharing its values with ``rows``; K^T is its transposed (CSC) view, not a copy
+        cols = self.owner[:, None].astype(np.int32) * self.md + np.arange(self.md, dtype=np.int32)
         self.Ks = sp.csr_matrix((self.rows.ravel(), cols.ravel(),
-                                 np.arange(0, self.r * self.md + 1, self.md)),
-                                shape=(self.r, N))
-        self.KsT = self.Ks.T.tocsr()
+                                 np.arange(0, self.r * self.md + 1, self.md, dtype=np.int32)),
+                                shape=(self.r, N), copy=False)
 
     def K(self, x: np.ndarray) -> np.ndarray:
         return self.Ks @ x
 
     def KT(self, v: np.ndarray) -> np.ndarray:
-        return self.KsT @ v
+        return self.Ks.T @ v
 
     def GT_z(self, zl: np.ndarray, zq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """G^T z split into its x and t parts."""

@@ -23,6 +23,7 @@ from convexbench.losses import LogisticLoss
 from convexbench.native import newton
 from convexbench.native.families import ColumnFamily
 from convexbench.native.ipm import solve_ipm
+from convexbench.native.mixed import mixed_gram
 from convexbench.native.reduced import ReducedResult
 
 _LOSS = LogisticLoss()
@@ -39,9 +40,10 @@ def _objective(fam: ColumnFamily, cols: np.ndarray, x: np.ndarray, y: np.ndarray
 def solve_restricted_logistic(
     fam: ColumnFamily, cols: np.ndarray, y: np.ndarray, beta: float, owner: np.ndarray,
     rows: np.ndarray, x0: np.ndarray, tol: float = 1e-9, time_limit: float | None = None,
-    max_iter: int = 50,
+    max_iter: int = 50, mixed: bool = True,
 ) -> ReducedResult:
-    """Solve the restricted logistic program from ``x0`` (k, m d); see the module doc."""
+    """Solve the restricted logistic program from ``x0`` (k, m d); see the module doc.
+    ``mixed``: the gated Newton method's Gram matrix in float32 (``mixed.py``)."""
     start = time.perf_counter()
     x = np.array(x0, dtype=float)
     F, z = _objective(fam, cols, x, y, beta)
@@ -60,9 +62,12 @@ def solve_restricted_logistic(
         p = -y * grad  # sigmoid(-y z), labels +-1
         w = p * (1.0 - p)
         # model: loss(z0) + grad^T A dx + dx^T A^T W A dx / 2 = 1/2 x^T H x - b^T x + const
-        gram, b = fam.gram(cols, w * z - grad, weights=w)
+        rhs = w * z - grad
+        use_newton = newton.applies(fam, len(cols))
+        gram, b = (mixed_gram(fam, cols, rhs, weights=w) if use_newton and mixed
+                   else fam.gram(cols, rhs, weights=w))
         left = None if time_limit is None else time_limit - (time.perf_counter() - start)
-        if newton.applies(fam, gram):
+        if use_newton:
             res = newton.solve_newton(gram, b, beta, fam.d, x, tol=inner_tol, time_limit=left)
         else:
             res = solve_ipm(gram, b, beta, fam.m, fam.d, owner, rows, tol=inner_tol,

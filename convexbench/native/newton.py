@@ -20,9 +20,11 @@ method starts from it (the new columns at zero) and repeats, from the residual r
 
 Every step decreases f.  On a ``PackedGram`` the Newton matrix is factored in the lower
 triangle of the array that holds H, as the interior-point method does (no second N x N
-array); on a ``LowRankGram`` it is a dense |S| d square, at most 2n wide, else the method
-gives up.  A status that is not ok (``MaxIterations``, ``MaxTime``, ``NumericalError``,
-``TooLarge``) tells the caller to fall back to the interior-point method.
+array); on a ``MixedGram`` (``mixed.py``, what the working-set solver passes) likewise, in
+float32, with exact products and refined solves; on a ``LowRankGram`` it is a dense |S| d
+square, at most 2n wide, else the method gives up.  A status that is not ok
+(``MaxIterations``, ``MaxTime``, ``NumericalError``, ``TooLarge``) tells the caller to fall
+back to the interior-point method.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from scipy.linalg import cho_factor, cho_solve
 
 from convexbench.native.families import ColumnFamily
 from convexbench.native.ipm import Gram, LowRankGram, PackedGram
+from convexbench.native.mixed import MixedGram
 from convexbench.native.reduced import ReducedResult
 
 _ARMIJO = 1e-4
@@ -41,16 +44,16 @@ _MAX_BACKTRACK = 40
 _RIDGES = (0.0, 1e-12, 1e-9, 1e-6, 1e-3)  # relative to the largest diagonal entry
 
 
-def applies(fam: ColumnFamily, gram: Gram) -> bool:
-    """Whether the working set's restricted program is one for this method: cone-free, one
-    block per column (gated ReLU), on a packed Gram matrix.  Wide working sets
-    (``LowRankGram``, N > 2 n) are left to the interior-point method: their supports mostly
-    exceeded the 2 n wide Newton matrices allowed here (87 of 91 restricted solves on random
-    gated2 programs)."""
-    return fam.R == 0 and fam.m == 1 and isinstance(gram, PackedGram)
+def applies(fam: ColumnFamily, n_columns: int) -> bool:
+    """Whether the restricted program of ``n_columns`` working-set columns is one for this
+    method: cone-free, one block per column (gated ReLU), at most 2 n wide (a packed or mixed
+    Gram matrix).  Wider working sets (``LowRankGram``) are left to the interior-point
+    method: their supports mostly exceeded the 2 n wide Newton matrices allowed here (87 of
+    91 restricted solves on random gated2 programs)."""
+    return fam.R == 0 and fam.m == 1 and n_columns * fam.d <= 2 * fam.program.n
 
 
-def kkt_error(gram: Gram, Aty: np.ndarray, beta: float, d: int, x: np.ndarray
+def kkt_error(gram: Gram | MixedGram, Aty: np.ndarray, beta: float, d: int, x: np.ndarray
               ) -> tuple[float, float]:
     """(relative gap, relative dual residual) of ``x`` in the interior-point method's terms."""
     k = gram.size // d
@@ -74,7 +77,7 @@ def _measures(b, beta, x, r, Hx):
 
 
 def solve_newton(
-    gram: Gram, Aty: np.ndarray, beta: float, d: int, x0: np.ndarray | None = None,
+    gram: Gram | MixedGram, Aty: np.ndarray, beta: float, d: int, x0: np.ndarray | None = None,
     tol: float = 1e-9, max_iter: int = 30, time_limit: float | None = None,
 ) -> ReducedResult:
     """Solve the cone-free restricted program (module docstring) from ``x0`` (k, d) (zero if
@@ -149,7 +152,7 @@ def solve_newton(
                     hg = blocks[g] @ x[g]
                     if (_drop_change(x[g], r[g], hg, norms_x[g], beta) < 0
                             or np.linalg.norm(r[g] + hg) <= beta):
-                        r += (gram.columns(g * d + np.arange(d)) @ x[g]).reshape(k, d)
+                        r += _times_columns(gram, g * d + np.arange(d), x[g]).reshape(k, d)
                         x[g] = 0.0
                 dropped = np.count_nonzero(norms_x) - np.count_nonzero(np.linalg.norm(x, axis=1))
                 norms_x = np.linalg.norm(x, axis=1)
@@ -205,8 +208,8 @@ def solve_newton(
                 if np.any(flip):  # f(v - e) - f(v) = e^T (b - H v) + e^T H e / 2 - beta ||e||
                     Z = S[flip]
                     e = trial_s[flip]
-                    Hc = gram.columns((Z[:, None] * d + np.arange(d)).ravel())
-                    He = (Hc @ e.ravel()).reshape(k, d)
+                    He = _times_columns(gram, (Z[:, None] * d + np.arange(d)).ravel(),
+                                        e.ravel()).reshape(k, d)
                     rv = r[Z] - alpha * Hp[Z]
                     projected = change + float(np.einsum("gi,gi->", e, rv + 0.5 * He[Z])) \
                         - beta * float(new_norms[flip].sum())
@@ -229,17 +232,26 @@ def solve_newton(
     return ReducedResult(x, status, iterations, time.perf_counter() - start)
 
 
+def _times_columns(gram: Gram | MixedGram, idx: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """H[:, idx] v; on a ``MixedGram`` one exact product, without forming H[:, idx]."""
+    if isinstance(gram, MixedGram):
+        full = np.zeros(gram.size)
+        full[idx] = v
+        return gram.matvec(full)
+    return gram.columns(idx) @ v
+
+
 def _drop_change(x, r, Hgx, norms_x, beta):
     """f(x with group g zeroed) - f(x), per group (or for one group)."""
     return (np.einsum("...i,...i->...", x, r + 0.5 * Hgx) - beta * norms_x)
 
 
-def _newton_direction(gram: Gram, idx: np.ndarray, curv: np.ndarray, grad: np.ndarray,
+def _newton_direction(gram: Gram | MixedGram, idx: np.ndarray, curv: np.ndarray, grad: np.ndarray,
                       ridge: float) -> np.ndarray | None:
     """-(H_SS + blockdiag(curv) + ridge max(1, max diag H_SS) I)^{-1} grad (S: the variables
     ``idx``) by Cholesky; None when the matrix is not numerically positive definite."""
     s, d = grad.shape
-    if isinstance(gram, PackedGram):  # in the array that holds H, as the IPM does
+    if isinstance(gram, (PackedGram, MixedGram)):  # in the array that holds H, as the IPM does
         scale = max(1.0, float(np.max(gram.diag[idx])))
         x = gram.solve_principal(idx, curv, grad.ravel(), ridge * scale)
         if x is None or not np.all(np.isfinite(x)):

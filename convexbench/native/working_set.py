@@ -4,10 +4,11 @@ Outer loop:
 
 1. solve the program restricted to the working-set columns and the selected cone rows
    accurately (squared loss: ``ipm.solve_ipm``, for gated ReLU after ``newton.solve_newton``
-   warm-started at the previous optimum; ``reduced.solve_reduced``, i.e. Clarabel, on
-   request or when the interior-point method fails numerically; logistic: proximal Newton,
-   ``logistic.solve_restricted_logistic``; hinge, and logistic as a fallback:
-   ``reduced.solve_reduced_loss``, Clarabel on the prediction operator);
+   warm-started at the previous optimum, on a float32 Gram matrix with exact products;
+   ``reduced.solve_reduced``, i.e. Clarabel, on request or when the interior-point method
+   fails numerically; logistic: proximal Newton, ``logistic.solve_restricted_logistic``;
+   hinge, and logistic as a fallback: ``reduced.solve_reduced_loss``, Clarabel on the
+   prediction operator);
 2. add every cone row of a working-set column that the solution violates (row generation:
    at the optimum only a few of the n rows of a group are tight);
 3. price ALL columns of the program against lam = -(loss gradient at the prediction), for the
@@ -33,6 +34,7 @@ from convexbench.native.duality import relative_gap, scaled_dual_value
 from convexbench.native.families import ColumnFamily, family_for
 from convexbench.native.ipm import solve_ipm
 from convexbench.native.logistic import solve_restricted_logistic
+from convexbench.native.mixed import mixed_gram
 from convexbench.native.reduced import ReducedResult, solve_reduced, solve_reduced_loss
 from convexbench.programs.base import DUAL_HINT, ConvexProgram, Solution
 
@@ -56,6 +58,7 @@ class NativeOptions:
     prune: bool = True  # drop working-set columns that the restricted optimum sets to zero
     gated_newton: bool = True  # cone-free restricted programs: warm-started active-set Newton
     # first (native/newton.py), the interior-point method only when it fails
+    mixed_precision: bool = True  # ... with its Gram matrix in float32 (native/mixed.py)
     logistic_newton: bool = True  # logistic: proximal Newton (native/logistic.py) before the
     # conic form with exponential cones
 
@@ -148,18 +151,22 @@ def _solve_restricted(
     Clarabel's dense KKT system (N <= ``_CLARABEL_FALLBACK_MAX``; beyond that the method's
     best iterate is returned and the certificate of the outer loop judges it).  ``x0`` (k, m d)
     is the previous restricted optimum padded with zero rows for the new columns."""
-    gram, Aty = fam.gram(cols, y)
     if opts.reduced_solver == "ipm":
         tried = None
-        if opts.gated_newton and newton.applies(fam, gram):
+        if opts.gated_newton and newton.applies(fam, len(cols)):
             # cone-free (gated): a Newton method warm-started at the previous optimum (from
             # zero on the first round: measured faster than the interior-point method there
-            # too, 14 vs 23 ms on gated2 n=1000 d=20 P=500)
+            # too, 14 vs 23 ms on gated2 n=1000 d=20 P=500), on H in float32 when
+            # ``mixed_precision`` (half the memory; exact products, refined solves)
+            gram, Aty = (mixed_gram(fam, cols, y) if opts.mixed_precision
+                         else fam.gram(cols, y))
             tried = newton.solve_newton(gram, Aty, beta, fam.d, x0, tol=tol, time_limit=time_limit)
+            del gram
             if tried.ok or tried.status == "MaxTime":
                 return tried
             if time_limit is not None:
                 time_limit = time_limit - tried.seconds
+        gram, Aty = fam.gram(cols, y)
         res = solve_ipm(gram, Aty, beta, fam.m, fam.d, owner, rows, tol=tol,
                         time_limit=time_limit)
         if tried is not None:  # count the failed attempt's work too
@@ -167,6 +174,8 @@ def _solve_restricted(
                           seconds=res.seconds + tried.seconds)
         if res.ok or res.status == "MaxTime" or gram.size > _CLARABEL_FALLBACK_MAX:
             return res
+    else:
+        gram, Aty = fam.gram(cols, y)
     H = gram.full()
     del gram
     return solve_reduced(H, Aty, beta, fam.m, fam.d, owner, rows, tol=tol,
@@ -251,7 +260,8 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
                 res = None
                 if loss.name == "logistic" and opts.logistic_newton:
                     res = solve_restricted_logistic(fam, state.cols, y, beta, owner, rows,
-                                                    state.x, reduced_tol, left)
+                                                    state.x, reduced_tol, left,
+                                                    mixed=opts.mixed_precision)
                     if not res.ok and res.status != "MaxTime":  # the conic form instead
                         inner += res.iterations
                         res, left = None, remaining()
@@ -287,6 +297,7 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
             vals = fam.cone_values(state.cols, state.x)
             violation = max(0.0, -float(vals.min())) / scale
             fresh = (vals < -row_tol) & ~state.which
+            del vals  # (k, n): not kept through pricing and the next restricted solve
             added_rows = int(fresh.sum())
             state.which |= fresh
         trace.append((elapsed(), objective, violation))

@@ -1,0 +1,123 @@
+"""The gated working set's Gram matrix in single precision, with exact products.
+
+The Newton matrix of the active-set method (``newton.py``) is the native solver's largest
+array: 8 N^2 bytes in double precision, 2.5 times X and the masks on the bench's gated2
+instance (N = 1140).  ``MixedGram`` keeps H = A^T W A in float32 (half of that) only to factor
+the Newton matrices.  Every product with H (gradients, objective values, line searches, the
+stopping test) is exact in float64, matrix-free from X and the columns' row weights
+(A_c = diag(a_c) X), and every Newton solve is the float32 Cholesky solve refined by
+preconditioned conjugate gradients on the exact float64 system.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from convexbench.native.families import ColumnFamily
+from convexbench.native.ipm import PackedGram
+
+_PRECONDITIONER_RIDGES = (0.0, 1e-7, 1e-5, 1e-3)  # relative: float32 Cholesky breakdowns
+_CG_RTOL = 1e-12  # relative residual of the refined Newton solves
+_CG_ACCEPT = 1e-8  # ... still accepted when conjugate gradients stall above _CG_RTOL
+_CG_MAX_ITER = 50
+
+
+class MixedGram:
+    """H = A^T W A for columns A_c = diag(a_c) X (one block of d each): float32 copy in a
+    ``PackedGram`` for factoring, exact float64 products from X and ``coef`` = (n, k) a_c
+    times sqrt(W)."""
+
+    def __init__(self, X: np.ndarray, coef: np.ndarray, packed: PackedGram):
+        self.X, self.coef, self.packed = X, coef, packed
+        self.k, self.d = coef.shape[1], X.shape[1]
+        self.diag = ((coef**2).T @ (X**2)).ravel()  # exact
+
+    @property
+    def size(self) -> int:
+        return self.k * self.d
+
+    def matvec(self, x: np.ndarray) -> np.ndarray:
+        """H x, exact: A^T W (A x) without forming A."""
+        z = np.einsum("nk,nk->n", self.coef, self.X @ x.reshape(self.k, self.d).T)
+        return ((self.coef * z[:, None]).T @ self.X).ravel()
+
+    def diag_blocks(self, d: int) -> np.ndarray:
+        """The k diagonal blocks H_cc = X^T diag(a_c^2) X, exact."""
+        sq = self.coef**2
+        return np.stack([(self.X * sq[:, c, None]).T @ self.X for c in range(self.k)])
+
+    def solve_principal(self, idx: np.ndarray, blocks: np.ndarray, rhs: np.ndarray,
+                        ridge: float = 0.0) -> np.ndarray | None:
+        """(H[idx][:, idx] + blockdiag(blocks) + ridge I)^{-1} rhs (``idx`` whole groups, in
+        order; ``blocks`` one per group): conjugate gradients on the exact system,
+        preconditioned by the float32 Cholesky factor.  None when no factor exists or the
+        iteration does not converge (the caller then tries a larger ridge)."""
+        scale = max(1.0, float(np.max(self.diag[idx])))
+        for extra in _PRECONDITIONER_RIDGES:  # a ridge in the preconditioner only
+            if self.packed.factor_principal(idx, blocks.astype(np.float32),
+                                            ridge + extra * scale):
+                break
+        else:
+            return None
+        groups = np.asarray(idx)[::self.d] // self.d
+        d = self.d
+
+        def apply(v: np.ndarray) -> np.ndarray:
+            full = np.zeros((self.k, d))
+            full[groups] = v.reshape(-1, d)
+            Hv = self.matvec(full.ravel()).reshape(self.k, d)[groups]
+            return (Hv + np.einsum("gij,gj->gi", blocks, v.reshape(-1, d))).ravel() + ridge * v
+
+        def precondition(v: np.ndarray) -> np.ndarray:
+            return self.packed.solve_factored(idx, v.astype(np.float32)).astype(np.float64)
+
+        return conjugate_gradients(apply, precondition, np.asarray(rhs, dtype=np.float64))
+
+
+def conjugate_gradients(apply: Callable[[np.ndarray], np.ndarray],
+                        precondition: Callable[[np.ndarray], np.ndarray], b: np.ndarray,
+                        rtol: float = _CG_RTOL, accept: float = _CG_ACCEPT,
+                        max_iter: int = _CG_MAX_ITER) -> np.ndarray | None:
+    """x with ||apply(x) - b|| <= rtol ||b|| (or ``accept`` ||b|| when the iteration stalls)
+    by preconditioned conjugate gradients from precondition(b); None if neither holds or the
+    operator is not positive definite along the way."""
+    bnorm = float(np.linalg.norm(b))
+    if bnorm == 0.0:
+        return np.zeros_like(b)
+    x = precondition(b)
+    r = b - apply(x)
+    best = (float(np.linalg.norm(r)), x.copy())
+    z = precondition(r)
+    p = z.copy()
+    rz = float(r @ z)
+    for _ in range(max_iter):
+        if best[0] <= rtol * bnorm:
+            break
+        Ap = apply(p)
+        pAp = float(p @ Ap)
+        if not (np.isfinite(pAp) and pAp > 0.0):
+            break
+        step = rz / pAp
+        x += step * p
+        r -= step * Ap
+        norm = float(np.linalg.norm(r))
+        if norm < best[0]:
+            best = (norm, x.copy())
+        z = precondition(r)
+        rz, previous = float(r @ z), rz
+        p = z + (rz / previous) * p
+    x = best[1]
+    true = float(np.linalg.norm(b - apply(x)))  # the recursion's residual can drift
+    return x if np.isfinite(true) and true <= accept * bnorm else None
+
+
+def mixed_gram(fam: ColumnFamily, cols: np.ndarray, y: np.ndarray,
+               weights: np.ndarray | None = None) -> tuple[MixedGram, np.ndarray]:
+    """The ``MixedGram`` of a gated working set and A^T y (exact)."""
+    packed, b = fam.gram(cols, y, weights=weights, dtype=np.float32)
+    coef = fam.row_weights(cols)
+    if weights is not None:
+        coef = coef * np.sqrt(weights)[:, None]
+    return MixedGram(fam.X, coef, packed), b
