@@ -152,3 +152,4 @@ def test_mixed_gram_holds_half_the_memory_of_the_double_one():
     assert res.ok
     assert gram.packed.store.dtype == np.float32 and gram.packed.store.nbytes == 4 * N * N
     assert peak <= 8 * N * N / 3, peak / (8 * N * N)
+
