@@ -216,7 +216,10 @@ def test_working_set_gives_the_same_optimum_with_and_without_the_newton_method()
     assert abs(objs[0] - objs[1]) <= 1e-7 * abs(objs[1]), objs
 
 
-def test_working_set_falls_back_to_the_interior_point_method(monkeypatch):
+@pytest.mark.parametrize("mixed", [True, False])
+def test_working_set_falls_back_to_the_interior_point_method(monkeypatch, mixed):
+    """With the float32 Gram matrix (the fallback builds a float64 one) and without it (the
+    fallback reuses the Newton method's)."""
     calls = []
 
     def failing(gram, Aty, beta, d, x0, tol, time_limit):
@@ -225,7 +228,7 @@ def test_working_set_falls_back_to_the_interior_point_method(monkeypatch):
 
     monkeypatch.setattr(newton, "solve_newton", failing)
     program = _gated_program()
-    run = solve_native(program, NativeOptions())
+    run = solve_native(program, NativeOptions(mixed_precision=mixed))
     assert calls and run.status == "optimal"
     reference = solve_native(program, NativeOptions(gated_newton=False))
     assert run.inner_iterations == reference.inner_iterations + 3 * len(calls)

@@ -54,6 +54,7 @@ def solve_restricted_logistic(
     # satisfies them) is then taken whole, so that every later iterate is feasible
     feasible = len(owner) == 0 or float(
         np.min(np.einsum("rj,rj->r", rows, x[owner]))) >= 0.0
+    use_newton = newton.applies(fam, len(cols))
     for _ in range(max_iter):
         if time_limit is not None and time.perf_counter() - start > time_limit:
             status = "MaxTime"
@@ -63,7 +64,6 @@ def solve_restricted_logistic(
         w = p * (1.0 - p)
         # model: loss(z0) + grad^T A dx + dx^T A^T W A dx / 2 = 1/2 x^T H x - b^T x + const
         rhs = w * z - grad
-        use_newton = newton.applies(fam, len(cols))
         gram, b = (mixed_gram(fam, cols, rhs, weights=w) if use_newton and mixed
                    else fam.gram(cols, rhs, weights=w))
         left = None if time_limit is None else time_limit - (time.perf_counter() - start)

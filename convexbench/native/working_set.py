@@ -155,22 +155,29 @@ def _solve_restricted(
     Clarabel's dense KKT system (N <= ``_CLARABEL_FALLBACK_MAX``; beyond that the method's
     best iterate is returned and the certificate of the outer loop judges it).  ``x0`` (k, m d)
     is the previous restricted optimum padded with zero rows for the new columns."""
+    gram = None
     if opts.reduced_solver == "ipm":
         tried = None
         if opts.gated_newton and newton.applies(fam, len(cols)):
             # cone-free (gated): a Newton method warm-started at the previous optimum (from
             # zero on the first round: measured faster than the interior-point method there
             # too, 14 vs 23 ms on gated2 n=1000 d=20 P=500), on H in float32 when
-            # ``mixed_precision`` (half the memory; exact products, refined solves)
-            gram, Aty = (mixed_gram(fam, cols, y) if opts.mixed_precision
-                         else fam.gram(cols, y))
-            tried = newton.solve_newton(gram, Aty, beta, fam.d, x0, tol=tol, time_limit=time_limit)
-            del gram
+            # ``mixed_precision`` (half the memory; exact products, refined solves; the
+            # interior-point fallback then needs its own float64 H)
+            if opts.mixed_precision:
+                newton_gram, Aty = mixed_gram(fam, cols, y)
+            else:
+                gram, Aty = fam.gram(cols, y)
+                newton_gram = gram
+            tried = newton.solve_newton(newton_gram, Aty, beta, fam.d, x0, tol=tol,
+                                        time_limit=time_limit)
+            del newton_gram
             if tried.ok or tried.status == "MaxTime":
                 return tried
             if time_limit is not None:
                 time_limit = time_limit - tried.seconds
-        gram, Aty = fam.gram(cols, y)
+        if gram is None:
+            gram, Aty = fam.gram(cols, y)
         res = solve_ipm(gram, Aty, beta, fam.m, fam.d, owner, rows, tol=tol,
                         time_limit=time_limit)
         if tried is not None:  # count the failed attempt's work too
@@ -178,7 +185,7 @@ def _solve_restricted(
                           seconds=res.seconds + tried.seconds)
         if res.ok or res.status == "MaxTime" or gram.size > _CLARABEL_FALLBACK_MAX:
             return res
-    else:
+    if gram is None:
         gram, Aty = fam.gram(cols, y)
     H = gram.full()
     del gram
