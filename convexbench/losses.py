@@ -43,6 +43,13 @@ class Loss:
     def cvxpy(self, z: cp.Expression, y: np.ndarray) -> cp.Expression:
         raise NotImplementedError
 
+    def perturbation_bound(self, z: np.ndarray, y: np.ndarray, e: np.ndarray) -> float:
+        """An upper bound on |L(z + delta, y) - L(z, y)| over all |delta| <= e (elementwise).
+
+        Hinge and logistic losses are 1-Lipschitz in each prediction: the bound is sum(e).
+        """
+        return float(np.sum(e))
+
 
 @dataclass(frozen=True)
 class SquaredLoss(Loss):
@@ -57,6 +64,10 @@ class SquaredLoss(Loss):
 
     def conjugate(self, lam, y):
         return float(lam @ y + 0.5 * lam @ lam)
+
+    def perturbation_bound(self, z, y, e):
+        """sum_i |z_i - y_i| e_i + ||e||^2 / 2, which bounds |L(z + delta) - L(z)|."""
+        return float(np.abs(z - y) @ e + 0.5 * (e @ e))
 
     def cvxpy(self, z, y):
         import cvxpy as cp

@@ -115,9 +115,12 @@ def train_convex(
                 "relative_gap": cert.relative_gap,
                 "gap_exact": cert.gap_exact,
                 "dual_value": cert.dual_value,
+                "relative_violation": cert.relative_violation,
                 "globally_optimal": bool(
                     program.exact_groups and cert.gap_exact and result.verified
+                    and program.model != "gated2"
                 ),
+                "certifies": _what_is_certified(program, result.verified, cert.gap_exact),
             }
         )
     if result.solution is not None and cert is not None and cert.finite:
@@ -146,6 +149,20 @@ def train_convex(
     else:
         record.update({"nonconvex_objective": None, "n_active": None})
     return ConvexTraining(program, result, network, record)
+
+
+def _what_is_certified(program: ConvexProgram, verified: bool, gap_exact: bool) -> str:
+    """One sentence: what a verified solve of ``program`` proves."""
+    if not verified:
+        return "nothing (not verified)"
+    if program.model == "gated2":
+        return ("the optimum of the convex gated-ReLU model with these gates (a relaxation "
+                "of the ReLU network, not the non-convex ReLU training problem)")
+    if not gap_exact:
+        return "a feasible network (the optimality gap is a bound)"
+    if program.exact_groups:
+        return "the global optimum of the non-convex training problem (all patterns)"
+    return "the optimum over the sampled patterns: an upper bound attained by a real network"
 
 
 def _refine(program, result, rounds: int, max_new: int, seed: int, solve_kwargs: dict):

@@ -145,11 +145,14 @@ def _human(r: dict) -> str:
         lines.append(f"objective {r['objective']:.10g}  (network: {network:.10g})")
         gap_kind = "exact" if r.get("gap_exact") else "bound"
         lines.append(
-            f"relative gap {r['relative_gap']:.2e} ({gap_kind}), max violation "
-            f"{r['max_violation']:.2e}, nonzero groups {r.get('n_active')}"
+            f"relative gap {r['relative_gap']:.2e} ({gap_kind}), relative violation "
+            f"{r['relative_violation']:.2e} (max row {r['max_violation']:.2e}), "
+            f"nonzero groups {r.get('n_active')}"
         )
-        if r.get("globally_optimal"):
-            lines.append("globally optimal for the non-convex training problem (all patterns)")
+        if r.get("verified"):
+            lines.append(f"certifies {r['certifies']}")
+        elif r.get("message"):
+            lines.append(f"why not: {r['message']}")
     t = r["times"]
     lines.append(
         f"time: build {t['build']:.3f}s, compile {t['compile']:.3f}s, solve {t['solve']:.3f}s, "

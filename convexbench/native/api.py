@@ -11,6 +11,7 @@ from convexbench.programs.base import ConvexProgram, Solution
 from convexbench.programs.gated2 import GatedRelu2Program
 from convexbench.programs.relu2 import Relu2Program
 from convexbench.programs.relu3 import Relu3Program
+from convexbench.programs.scaling import from_scaled, to_scaled, unit_scaled
 
 SUPPORTED_LOSSES = ("squared", "hinge", "logistic")
 METHODS = ("working_set", "fista")
@@ -34,11 +35,29 @@ def solve_native(
     program: ConvexProgram, options: NativeOptions | None = None,
     warm_start: Solution | None = None, method: str = "working_set",
 ) -> NativeRun:
-    """Solve ``program`` to ``options.tol`` (relative gap and violation of the certificate)."""
+    """Solve ``program`` to ``options.tol`` (relative gap and violation of the certificate).
+
+    The solver works on the program rescaled to unit data (``programs.scaling.unit_scaled``),
+    so that its internal tolerances mean the same at every scale of X, y and beta; the
+    solution and the trace come back in the program's own units.
+    """
     reason = unsupported_reason(program, method)
     if reason:
         raise ValueError(reason)
     opts = options or NativeOptions()
+    scaled, a, c = unit_scaled(program)
+    if scaled is not program:
+        if warm_start is not None:
+            warm_start = to_scaled(warm_start, a, c)
+        run = _solve(scaled, opts, warm_start, method)
+        run.solution = from_scaled(run.solution, a, c)
+        run.trace = [(t, obj * c**2, viol) for t, obj, viol in run.trace]
+        return run
+    return _solve(program, opts, warm_start, method)
+
+
+def _solve(program: ConvexProgram, opts: NativeOptions, warm_start: Solution | None,
+           method: str) -> NativeRun:
     if method == "fista":
         assert isinstance(program, GatedRelu2Program)
         U0 = None if warm_start is None else warm_start["U"]

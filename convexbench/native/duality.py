@@ -8,10 +8,12 @@ certificate's.
 
 from __future__ import annotations
 
-from convexbench.certificates import scaled_dual_value
+from convexbench.certificates import relative_to, scaled_dual_value
 
 __all__ = ["relative_gap", "scaled_dual_value"]
 
 
 def relative_gap(objective: float, dual: float) -> float:
-    return max(objective - dual, 0.0) / max(abs(objective), 1e-12)
+    """(objective - dual) / objective, signed as in the certificate (below 0 only for an
+    infeasible point)."""
+    return relative_to(objective - dual, objective)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from convexbench.certificates import default_dual_direction
+from convexbench.certificates import default_dual_direction, failure, relative_violation
 from convexbench.native import newton
 from convexbench.native.duality import relative_gap, scaled_dual_value
 from convexbench.native.families import ColumnFamily, family_for
@@ -41,7 +41,7 @@ from convexbench.programs.base import DUAL_HINT, ConvexProgram, Solution
 
 @dataclass(frozen=True)
 class NativeOptions:
-    tol: float = 1e-6  # relative gap and relative violation to reach
+    tol: float = 1e-6  # the certificate's tolerance (certificates.failure) to reach
     time_limit: float | None = None
     max_outer: int = 500
     init_columns: int = 20
@@ -75,7 +75,7 @@ class NativeRun:
     inner_iterations: int  # interior-point iterations of the restricted solves, summed
     seconds: float
     relative_gap: float
-    violation: float  # relative, as in the certificate
+    violation: float  # relative_violation, as in the certificate
     n_columns: int
     n_rows: int
     trace: list[tuple[float, float, float]] = field(default_factory=list)  # (t, obj, viol)
@@ -227,8 +227,9 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
     fam = family_for(program)
     y, beta, loss = program.y, program.beta, program.loss
     md = fam.m * fam.d
-    scale = max(1.0, float(np.max(np.abs(y))))
-    row_tol = 1e-2 * opts.tol * scale
+    # cone rows violated by more than this (in prediction units) join the restricted program
+    y_scale = float(np.max(np.abs(y)))
+    row_tol = 1e-2 * opts.tol * (y_scale if y_scale > 0 else 1.0)
     seed_rows = opts.seed_rows or 2 * md
     fine_tol = opts.reduced_tol or min(1e-9, opts.tol * 1e-3)
     # while columns are still being added, a coarser restricted solve prices well enough
@@ -306,7 +307,11 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
         violation = 0.0
         if fam.R and len(state.cols):
             vals = fam.cone_values(state.cols, state.x)
-            violation = max(0.0, -float(vals.min())) / scale
+            # the certificate's measure: the per-sample sum of violations (R = layers x n
+            # rows per column) bounds how far they move the network's objective
+            per_row = np.maximum(-vals, 0.0).reshape(len(state.cols), -1, program.n)
+            per_row = per_row.sum(axis=(0, 1))
+            violation = relative_violation(loss, z, y, objective, per_row)
             fresh = (vals < -row_tol) & ~state.which
             del vals  # (k, n): not kept through pricing and the next restricted solve
             added_rows = int(fresh.sum())
@@ -336,7 +341,7 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
                 new_which[i, pruned_rows.get(c, [])] = True
             state.add(new_cols, new_x, new_which)
         if not new and added_rows == 0:
-            if rel_gap <= opts.safety * opts.tol and feasible:
+            if feasible and failure(rel_gap, violation, opts.safety * opts.tol) is None:
                 status, message = "optimal", ""
                 break
             if reduced_tol <= 1e-13:

@@ -116,7 +116,17 @@ class ConvexProgram:
 
     def cone_violation(self, solution: Solution) -> float:
         """Largest violation of the cone constraints (0 for a feasible point)."""
-        return 0.0
+        return float(np.max(self.violation_rows(solution), initial=0.0))
+
+    def violation_rows(self, solution: Solution) -> np.ndarray:
+        """Per sample, the cone-constraint violations that involve it, summed over groups
+        (length n; 0 for a feasible point).
+
+        It bounds how far the reconstructed network's prediction can be from the convex
+        prediction: a violated row lets a ReLU's true pattern differ from the group's pattern
+        by at most the violation, and ReLUs are 1-Lipschitz.
+        """
+        return np.zeros(self.n)
 
     def n_active(self, solution: Solution, rel_tol: float = 1e-6) -> int:
         """Nonzero groups: norm above ``rel_tol`` times the largest group norm."""

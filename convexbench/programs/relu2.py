@@ -58,6 +58,13 @@ class Relu2Program(TwoLayerPatternProgram):
             [np.linalg.norm(solution["V"], axis=1), np.linalg.norm(solution["W"], axis=1)]
         )
 
+    def violation_rows(self, solution):
+        signs = 2.0 * self.masks - 1.0
+        total = np.zeros(self.n)
+        for name in ("V", "W"):
+            total += np.maximum(-signs * (self.X @ solution[name].T), 0.0).sum(axis=1)
+        return total
+
     def cone_violation(self, solution):
         signs = 2.0 * self.masks - 1.0
         worst = 0.0

@@ -24,7 +24,7 @@ class Relu3Program(ConvexProgram):
     """
 
     model = "relu3"
-    pricing_exact = True  # up to the 1e-10 tolerance of the pricing SOCPs
+    pricing_exact = True  # prices are weak-duality upper bounds, tight to the SOCPs' 1e-10
 
     def __init__(
         self, X, y, atoms: Atoms, beta: float, loss: str | Loss = "squared", form: str = "A"
@@ -105,6 +105,18 @@ class Relu3Program(ConvexProgram):
         top = float(norms.max(initial=0.0))
         return int(np.sum(norms > rel_tol * top)) if top > 0 else 0
 
+    def violation_rows(self, solution):
+        """Per sample: first-layer violations plus the second-layer one, over all atoms.  A
+        sub-network's output moves by at most their sum (each ReLU is 1-Lipschitz)."""
+        total = np.zeros(self.n)
+        signs2 = 2.0 * self.second - 1.0
+        for name in ("W", "Wp"):
+            pre = self._pre(solution[name])
+            total += np.maximum(-self.first_signs * pre, 0.0).sum(axis=(1, 2))
+            H = np.einsum("ngm,ngm->ng", self.first, pre)
+            total += np.maximum(-signs2 * H, 0.0).sum(axis=1)
+        return total
+
     def cone_violation(self, solution):
         worst = 0.0
         signs2 = 2.0 * self.second - 1.0
@@ -154,7 +166,10 @@ class Relu3Program(ConvexProgram):
         return best
 
     def _exact_prices(self, lam: np.ndarray, items: list[tuple[int, float]]) -> np.ndarray:
-        """Exact prices of (atom, sign) pairs: one SOCP, separable across the pairs."""
+        """Upper bounds on the exact prices of (atom, sign) pairs, from one SOCP separable
+        across the pairs: its multipliers mu >= 0 of the cone rows give, by weak duality,
+        price <= max_j ||X^T (c_j + A_j^T mu)|| for ANY mu >= 0, so the bound is a proof
+        whatever the solver's accuracy (and tight when its multipliers are)."""
         B, m1, n, d = len(items), self.m1, self.n, self.d
         atoms = np.array([g for g, _ in items])
         signs = np.array([s for _, s in items])
@@ -181,7 +196,8 @@ class Relu3Program(ConvexProgram):
                 )
         except cp.error.SolverError:
             problem.value = None
-        if Q.value is None:  # fall back to the relaxation's bound
+        mu1, mu2 = constraints[0].dual_value, constraints[1].dual_value
+        if mu1 is None or mu2 is None:  # fall back to the relaxation's bound
             return np.array(
                 [
                     max(
@@ -194,10 +210,12 @@ class Relu3Program(ConvexProgram):
                     for g, s in items
                 ]
             )
-        values = np.asarray((coef * (self.X @ Q.value)).sum(axis=0)) @ agg
-        budget = np.asarray(np.linalg.norm(Q.value, axis=0) @ agg)
-        return np.asarray(values).ravel() / np.maximum(np.asarray(budget).ravel(), 1.0)
-
+        mu1 = np.maximum(np.nan_to_num(np.asarray(mu1, dtype=float)), 0.0)  # (n, B m1)
+        mu2 = np.maximum(np.nan_to_num(np.asarray(mu2, dtype=float)), 0.0)  # (n, B)
+        weights = (coef + first_signs * mu1
+                   + first * np.repeat((2.0 * second - 1.0) * mu2, m1, axis=1))
+        bounds = np.linalg.norm(self.X.T @ weights, axis=0)  # (B m1,)
+        return bounds.reshape(B, m1).max(axis=1)
     # -- cvxpy ---------------------------------------------------------------------------
     def _build_cvxpy(self):
         G, m1, d, n = self.n_groups, self.m1, self.d, self.n
