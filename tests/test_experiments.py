@@ -121,6 +121,9 @@ def test_interrupt_then_resume_runs_every_cell_once(small_spec: Path, tmp_path: 
     assert claims["2a"].verdict == "holds", claims["2a"].summary
     assert claims["3"].verdict == "holds", claims["3"].summary
     assert claims["5"].verdict == "not tested"
+    # n + 1 bound measured, no beta sweep: missing evidence is "partial", never "fails"
+    assert claims["4"].verdict == "partial", claims["4"].summary
+    assert "no beta sweep" in claims["4"].evidence
     runs = ResultsStore(results).runs()
     assert len(runs) == 3 and runs[0]["interrupted"] == 1
     assert runs[0]["provenance"]["packages"]["numpy"]

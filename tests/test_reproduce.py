@@ -30,6 +30,11 @@ def test_reproduce_with_small_spec(tmp_path: Path) -> None:
     index = (tmp_path / "reports" / "README.md").read_text()
     assert "reproduce --quick" in index and "figures/objective_vs_time_relu2.png" in index
     assert (tmp_path / "reports" / "results" / "results.sqlite").is_file()
+    verdicts = {c.id: c.verdict for c in result.claims}
+    assert verdicts["4"] == "partial" and verdicts["5"] == "not tested", verdicts
+    assert not result.failed_claims, [c.evidence for c in result.failed_claims]
+    assert "1 partial" in index and "partial" in (
+        tmp_path / "reports" / "tables" / "claims.csv").read_text()
     again = reproduce("quick", tmp_path / "reports", jobs=1, progress=False,
                       spec=parse_spec(SPEC))
     assert again.summary.n_run == 0

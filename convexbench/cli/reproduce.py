@@ -37,14 +37,31 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run, jobs=2)
 
 
+def claims_lines(claims) -> str:
+    """The verdicts, one claim a line, naming untested parts, then a one-line summary.
+
+    ``partial`` and ``not tested`` are missing evidence, not failures; they are listed so a
+    reader sees what the run did not measure.
+    """
+    from convexbench.experiments.claims import claims_summary
+
+    lines = []
+    for claim in claims:
+        line = f"claim {claim.id:<3} {claim.verdict:<10} {claim.title}"
+        if claim.verdict == "partial":
+            line += " [no evidence: " + "; ".join(p.name for p in claim.missing) + "]"
+        lines.append(line)
+    lines.append(f"claims: {claims_summary(claims)}")
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> int:
     from convexbench.experiments.reproduce import reproduce
 
     result = reproduce(args.mode, args.out, jobs=args.jobs, results_dir=args.results,
                        resume=not args.fresh, progress=not args.no_progress,
                        executor=args.executor, scheduler=args.scheduler)
-    for claim in result.report.claims:
-        print(f"claim {claim.number:<3} {claim.verdict:<10} {claim.title}")
+    print(claims_lines(result.claims))
     print(f"wrote {len(result.report.items)} items; index {result.report.index}; "
           f"{result.seconds:.0f} s")
     return 0

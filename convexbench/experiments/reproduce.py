@@ -30,6 +30,19 @@ class Reproduction:
     report: object  # convexbench.report.Report
     seconds: float
 
+    @property
+    def claims(self) -> tuple:
+        """The verdicts on the claims (:class:`convexbench.experiments.claims.ClaimResult`)."""
+        return tuple(self.report.claims)
+
+    @property
+    def failed_claims(self) -> tuple:
+        """The claims some evidence contradicts; ``partial`` and ``not tested`` (missing
+        evidence) are not failures."""
+        from convexbench.experiments.claims import FAILS
+
+        return tuple(c for c in self.claims if c.verdict == FAILS)
+
 
 def reproduce(mode: str = "quick", out: str | Path = "reports", jobs: int = 2,
               results_dir: str | Path | None = None, resume: bool = True,

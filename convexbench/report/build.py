@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from convexbench.errors import UserError
-from convexbench.experiments.claims import Claim, evaluate_claims
+from convexbench.experiments.claims import ClaimResult, evaluate_claims
 from convexbench.experiments.store import STORE_FILE, ResultsStore, frame
 from convexbench.report import figures, tables
 from convexbench.report.index import write_index
@@ -20,7 +20,7 @@ class Report:
     out_dir: Path
     index: Path
     items: tuple[ReportItem, ...]
-    claims: tuple[Claim, ...]
+    claims: tuple[ClaimResult, ...]
 
 
 def build_report(
@@ -58,7 +58,8 @@ def build_report(
             out,
             "claims",
             "Claims of MATH.md §5",
-            "Verdict (holds / fails / not tested) of every claim with the numbers measured.",
+            "Verdict (holds / partial / not tested / fails) of every claim with the numbers "
+            "measured; partial and not tested mean missing evidence, never a failure.",
         )
     )
     detail = tables.global_table(claims)
@@ -72,8 +73,10 @@ def build_report(
                 "Per setting behind claims 2a (every pattern/atom, tiny data) and 2b (sampled "
                 "patterns refined by column generation, the comparison figures): convex "
                 "objective, best and median final "
-                "objective of the SGD and Adam runs, and the relative margin (negative: a run "
-                "ended below the convex value).",
+                "objective of the SGD and Adam runs, the relative margin (best - convex) / "
+                "|convex| (negative: a run ended below the convex value) and how far below "
+                "is allowed (the accuracy preset's tolerance plus the certified relative "
+                "gap).",
             )
         )
     for role, family, stem, title_text, what in (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from convexbench.experiments.claims import Claim
+from convexbench.experiments.claims import VERDICT_LEGEND, ClaimResult, claims_summary
 from convexbench.report.tables import ReportItem, claims_table, to_markdown
 
 
@@ -37,7 +37,7 @@ def _provenance_lines(runs: list[dict[str, Any]]) -> list[str]:
     ]
 
 
-def write_index(out_dir: str | Path, items: list[ReportItem], claims: list[Claim],
+def write_index(out_dir: str | Path, items: list[ReportItem], claims: list[ClaimResult],
                 runs: list[dict[str, Any]], title: str, preface: str = "") -> Path:
     """Write ``out_dir/README.md``; returns its path."""
     out = Path(out_dir)
@@ -50,7 +50,9 @@ def write_index(out_dir: str | Path, items: list[ReportItem], claims: list[Claim
         "project). Objectives are the full training objectives of MATH.md (summed squared "
         "loss / 2 plus the regularization); beta is the weight actually used.", "",
         "## Claims of MATH.md §5", "",
+        f"Summary: {claims_summary(claims)}.", "",
         to_markdown(claims_table(claims)), "",
+        VERDICT_LEGEND, "",
     ]
     figures = [i for i in items if i.kind == "figure"]
     tables = [i for i in items if i.kind == "table"]

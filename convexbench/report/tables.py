@@ -10,7 +10,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from convexbench.experiments.claims import Claim, _compare, _role, claims_frame
+from convexbench.experiments.claims import (
+    ClaimResult,
+    cells_with_role,
+    claims_frame,
+    compare_to_nonconvex,
+)
 
 
 @dataclass(frozen=True)
@@ -97,10 +102,10 @@ def dataset_table(df: pd.DataFrame, role: str, family: str | None = None) -> pd.
     Convex columns come from the verified convex solve; "SGD" accuracies are medians over
     the SGD runs; best/median non-convex objectives are over every SGD and Adam run.
     """
-    cells = _role(df, role)
+    cells = cells_with_role(df, role)
     if family is not None and not cells.empty:
         cells = cells[cells["dataset"].str.startswith(family + ":")]
-    comp = _compare(cells, exact_only=False)
+    comp = compare_to_nonconvex(cells, exact_only=False)
     if comp.empty:
         return pd.DataFrame()
     rows = []
@@ -129,29 +134,32 @@ def dataset_table(df: pd.DataFrame, role: str, family: str | None = None) -> pd.
     return pd.DataFrame(rows).sort_values(["model", "dataset"]).reset_index(drop=True)
 
 
-def claims_table(claims: list[Claim]) -> pd.DataFrame:
-    """The claims of MATH.md §5 with verdicts and evidence."""
+def claims_table(claims: list[ClaimResult]) -> pd.DataFrame:
+    """The claims of MATH.md §5 with verdicts (holds / partial / not tested / fails) and
+    evidence."""
     return claims_frame(claims)
 
 
-def global_table(claims: list[Claim]) -> pd.DataFrame:
+def global_table(claims: list[ClaimResult]) -> pd.DataFrame:
     """The per-setting numbers behind claims 2a and 2b."""
     parts = []
     for claim in claims:
-        if claim.number in ("2a", "2b") and claim.details is not None:
+        if claim.id in ("2a", "2b") and claim.details is not None and not claim.details.empty:
             d = claim.details.copy()
-            d.insert(0, "claim", claim.number)
+            d.insert(0, "claim", claim.id)
             parts.append(d)
     if not parts:
         return pd.DataFrame()
     out = pd.concat(parts, ignore_index=True)
     keep = ["claim", "dataset", "model", "beta", "n", "groups", "convex_objective",
-            "best_nonconvex", "median_nonconvex", "sgd_runs", "adam_runs", "margin"]
+            "best_nonconvex", "median_nonconvex", "sgd_runs", "adam_runs", "margin",
+            "allowed_below", "holds"]
     return out[keep].rename(columns={
         "groups": "patterns/atoms", "convex_objective": "convex objective",
         "best_nonconvex": "best non-convex", "median_nonconvex": "median non-convex",
         "sgd_runs": "SGD runs", "adam_runs": "Adam runs",
-        "margin": "(best - convex)/max(1,|convex|)"})
+        "margin": "(best - convex)/|convex|", "allowed_below": "allowed below",
+        "holds": "holds"})
 
 
 def _total_seconds(cell) -> float:
