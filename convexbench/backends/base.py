@@ -133,8 +133,19 @@ class Backend:
 
     @property
     def enforces_time_limit(self) -> bool:
-        """Whether :meth:`run` stops by itself at ``time_limit`` (else isolation kills it)."""
+        """Whether :meth:`run` stops by itself at ``time_limit``, every phase of it included
+        (else a limited solve runs in a child process that is killed at the limit + grace)."""
         return False
+
+    @property
+    def time_limit_enforcement(self) -> str:
+        """How a ``time_limit`` is enforced, in a sentence (``convexbench backends``)."""
+        return "isolated child killed at T+grace (the backend has no time limit of its own)"
+
+    @property
+    def time_limit_summary(self) -> str:
+        """:attr:`time_limit_enforcement` in a few words (the table column)."""
+        return "kill at T+grace"
 
     def info(self) -> BackendInfo:
         raise NotImplementedError

@@ -218,7 +218,24 @@ class CvxpyBackend(Backend):
 
     @property
     def enforces_time_limit(self) -> bool:
-        return self.spec.time_option is not None
+        # cvxpy's compilation (seconds to minutes on large programs) cannot be interrupted,
+        # so a time limit is enforced by a child process even where the solver has a time
+        # option; the option still lets the solver stop cleanly with its last point
+        return False
+
+    @property
+    def time_limit_enforcement(self) -> str:
+        if self.spec.time_option is None:
+            return ("isolated child killed at T+grace (the solver has no time option; "
+                    "cvxpy compilation included)")
+        return (f"solver option {self.spec.time_option} on the time left after compilation "
+                f"+ isolated child killed at T+grace")
+
+    @property
+    def time_limit_summary(self) -> str:
+        if self.spec.time_option is None:
+            return "kill at T+grace"
+        return f"{self.spec.time_option} (time left) + kill at T+grace"
 
     def preset_options(self, preset: Preset, time_limit: float | None = None, threads: int = 1
                        ) -> dict[str, Any]:

@@ -1,16 +1,20 @@
 """Running one backend in a child process with a hard wall-clock limit and a memory cap.
 
 The child runs ``backend.run`` and sends back the :class:`RawRun` with its own clocks and
-memory.  The parent waits at most ``time_limit + grace`` seconds from the child's start and
-then kills it (SIGKILL), which is how solvers without a time option (ECOS, CVXOPT) get a
+memory.  The time limit is wall-clock from the moment the parent starts the child (process
+start-up, cvxpy compilation and the solver all count): the child passes the backend the time
+*left* when it starts running (a backend with a time option of its own hands what is left
+after compilation to its solver), and the parent kills it (SIGKILL) at ``time_limit + grace``
+seconds, which is how compilation and solvers without a time option (ECOS, CVXOPT) get a
 ``time_limit``.  A child that dies by a signal is ``crashed``; one stopped by the memory cap
 (``MemoryError``, ``std::bad_alloc``, SIGKILL by the kernel) or grown past it is
 ``memory_limit``.  Every outcome is returned, never raised, so a comparison goes on.
 
 Start method: ``forkserver`` where available (Linux), with convexbench and cvxpy preloaded in
-the server, so a child starts in milliseconds (a 1-second limit is a 1-second limit) and
-never inherits solver thread pools: a plain ``fork`` of a process whose Clarabel has started
-its worker threads deadlocks in the child.  Elsewhere ``spawn``; override with
+the server, so a child starts in milliseconds and never inherits solver thread pools: a plain
+``fork`` of a process whose Clarabel has started its worker threads deadlocks in the child.
+The server itself starts once per process, on the first isolated run, and takes about 1 s
+(importing cvxpy); that first run's limit includes it.  Elsewhere ``spawn``; override with
 ``start_method`` or ``CONVEXBENCH_START_METHOD``.
 """
 
@@ -89,9 +93,13 @@ def _context(method: str):
 
 
 def _child(conn: Connection, backend: Backend, program: ConvexProgram, preset: Preset,
-           time_limit: float | None, threads: int, memory_limit_mb: float | None,
+           deadline: float | None, threads: int, memory_limit_mb: float | None,
            stderr_path: str) -> None:
-    """Child process body: redirect stderr, cap memory, run, send the result."""
+    """Child process body: redirect stderr, cap memory, run, send the result.
+
+    ``deadline`` is a ``time.monotonic()`` instant (one clock for every process of the
+    machine): the backend gets the time left until it as its ``time_limit``.
+    """
     fd = os.open(stderr_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(fd, 2)
     os.close(fd)
@@ -100,6 +108,14 @@ def _child(conn: Connection, backend: Backend, program: ConvexProgram, preset: P
         if memory_limit_mb is not None:
             cap_address_space(memory_limit_mb)
         conn.send(("started", rss_mb()))
+        time_limit = None if deadline is None else deadline - time.monotonic()
+        if time_limit is not None and time_limit <= 0:
+            conn.send(("done", RawRun(
+                "time_limit", "time limit reached before the run started", None,
+                compile_seconds=NAN, solve_seconds=NAN, build_seconds=NAN,
+                message=f"the time limit ran out while the child process started "
+                        f"({-time_limit:.2f} s over)"), NAN, None, None))
+            return
         tic = time.perf_counter()
         with PeakMemory() as memory, threadpool_limits(limits=threads):
             raw = backend.run(program, preset, time_limit=time_limit, threads=threads)
@@ -141,19 +157,24 @@ def run_isolated(
     start_method: str | None = None,
     poll: float = 0.02,
 ) -> IsolatedRun:
-    """Run ``backend`` on ``program`` in a child process; never raises for the child's fate."""
+    """Run ``backend`` on ``program`` in a child process; never raises for the child's fate.
+
+    ``time_limit`` counts from this call (child start-up included); the child is killed
+    ``grace`` seconds after it runs out.
+    """
+    start = time.monotonic()
     ctx = _context(start_method or default_start_method())
     receiver, sender = ctx.Pipe(duplex=False)
     handle, stderr_name = tempfile.mkstemp(prefix="convexbench-child-", suffix=".stderr")
     os.close(handle)
     stderr_path = Path(stderr_name)
+    limited = time_limit is not None and math.isfinite(time_limit)
+    deadline = start + time_limit if limited else None
     process = ctx.Process(
         target=_child, daemon=True, name=f"convexbench-{backend.name}",
-        args=(sender, backend, program, preset, time_limit, threads, memory_limit_mb,
+        args=(sender, backend, program, preset, deadline, threads, memory_limit_mb,
               stderr_name))
-    deadline_span = None if time_limit is None or not math.isfinite(time_limit) else (
-        time_limit + grace)
-    start = time.perf_counter()
+    deadline_span = time_limit + grace if limited else None
     process.start()
     sender.close()
     baseline: float | None = None
@@ -182,7 +203,7 @@ def run_isolated(
                     killed_for = "memory_limit"
                     process.kill()
                     break
-            if deadline_span is not None and time.perf_counter() - start > deadline_span:
+            if deadline_span is not None and time.monotonic() - start > deadline_span:
                 killed_for = "time_limit"
                 process.kill()
                 break
@@ -192,7 +213,7 @@ def run_isolated(
             process.kill()
             process.join(timeout=5)
         receiver.close()
-    elapsed = time.perf_counter() - start
+    elapsed = time.monotonic() - start
     tail = _stderr_tail(stderr_path)
     stderr_path.unlink(missing_ok=True)
     peak = sampled_peak or None

@@ -34,13 +34,20 @@ def describe_backend(backend: Backend, threads: int = 1) -> dict[str, Any]:
         "size_limited": info.size_limited,
         "message": info.message,
         "cones": list(info.cones),
-        "time_limit": ("solver option " + names["time_limit"]) if names.get("time_limit")
-        else "hard kill only (isolated child process)",
+        "time_limit": _attr(backend, "time_limit_summary"),
+        "time_limit_enforcement": _attr(backend, "time_limit_enforcement"),
         "threads_option": names.get("threads"),
         "option_names": names,
         "presets": presets,
         "notes": info.notes,
     }
+
+
+def _attr(backend: Backend, name: str) -> str:
+    try:
+        return str(getattr(backend, name))
+    except Exception as exc:  # a broken backend is described, not raised
+        return f"unknown ({type(exc).__name__})"
 
 
 def describe_backends(include_test: bool | None = None, threads: int = 1) -> list[dict[str, Any]]:

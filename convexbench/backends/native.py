@@ -31,6 +31,15 @@ class NativeBackend(Backend):
     def enforces_time_limit(self) -> bool:
         return True
 
+    @property
+    def time_limit_enforcement(self) -> str:
+        return ("native deadline checks in every loop (working set, pricing, restricted "
+                "solves), in-process")
+
+    @property
+    def time_limit_summary(self) -> str:
+        return "deadline checks (in-process)"
+
     def __init__(self, options: NativeOptions | None = None, method: str = "working_set"):
         self.options = options or NativeOptions()
         self.method = method
@@ -47,6 +56,10 @@ class NativeBackend(Backend):
         """The native options a preset maps to (the certificate's tolerance is the target)."""
         return {"tol": preset.tol, "time_limit": time_limit, "method": self.method,
                 "safety": self.options.safety, "max_add": self.options.max_add}
+
+    def option_names(self) -> dict:
+        return {"tolerances": ["tol"], "iterations": None, "time_limit": "time_limit",
+                "threads": None}
 
     def supports(self, program: ConvexProgram) -> str | None:
         return unsupported_reason(program, self.method)

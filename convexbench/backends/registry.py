@@ -29,6 +29,14 @@ class MissingBackend(Backend):
         return BackendInfo(self.name, False, None, False, f"unavailable: {self.reason}",
                            (), kind=self.kind)
 
+    @property
+    def time_limit_enforcement(self) -> str:
+        return "n/a (unavailable)"
+
+    @property
+    def time_limit_summary(self) -> str:
+        return "-"
+
     def preset_options(self, preset: Preset, time_limit: float | None = None, threads: int = 1
                        ) -> dict:
         return {}

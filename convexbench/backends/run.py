@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 
 from threadpoolctl import threadpool_limits
 
@@ -15,6 +16,7 @@ from convexbench.backends.resources import PeakMemory
 from convexbench.certificates import certify
 from convexbench.errors import UnavailableError, UserError
 from convexbench.programs.base import ConvexProgram
+from convexbench.programs.scaling import from_scaled, unit_scaled
 
 NAN = float("nan")
 
@@ -47,11 +49,20 @@ def solve(
     of column generation): the objective is recomputed but no certificate is built, and the
     result is not ``verified``.
 
+    ``time_limit`` is wall-clock seconds for the whole run from this call: cvxpy's build and
+    compilation, a child process's start-up and the solver.  A run the limit cut short has
+    status ``time_limit`` and is not certified (its objective is recomputed), so it returns
+    within about ``time_limit + grace`` seconds; a run that finished in time is certified,
+    which takes what it takes.
+
     ``isolate=None`` runs in a child process when a memory limit is set or when a time limit
-    is set and the backend has no time option of its own (ECOS, CVXOPT); ``True``/``False``
-    force it.  Hangs, crashes and memory exhaustion of an isolated run come back as results
-    (``time_limit``, ``crashed``, ``memory_limit``).  Raises :class:`UnavailableError` for an
-    unknown, uninstalled or unlicensed backend or one that cannot solve the program.
+    is set and the backend cannot stop by itself in every phase: every cvxpy backend (the
+    compilation cannot be interrupted; a solver with a time option gets the time left after
+    compilation), not the native one.  ``True``/``False`` force it (``isolate=False`` with a
+    cvxpy backend leaves the compilation unlimited).  Hangs, crashes and memory exhaustion
+    of an isolated run come back as results (``time_limit``, ``crashed``, ``memory_limit``).
+    Raises :class:`UnavailableError` for an unknown, uninstalled or unlicensed backend or one
+    that cannot solve the program.
     """
     preset = get_preset(accuracy)
     check_limits(time_limit, threads, memory_limit_mb)
@@ -70,7 +81,9 @@ def solve(
 
 def needs_isolation(backend: Backend, time_limit: float | None,
                     memory_limit_mb: float | None) -> bool:
-    """Whether a limit can only be enforced from outside the process."""
+    """Whether a limit can only be enforced from outside the process: a memory limit, or a
+    time limit for a backend that cannot stop by itself in every phase (every cvxpy backend,
+    whose compilation cannot be interrupted)."""
     if memory_limit_mb is not None:
         return True
     return time_limit is not None and not backend.enforces_time_limit
@@ -93,8 +106,11 @@ def run_backend(
     if isolate is None:
         isolate = needs_isolation(backend, time_limit, memory_limit_mb)
     start = time.perf_counter()
+    # the solver sees unit-size data (its absolute tolerances then mean the same at every
+    # scale); its answer is mapped back and certified on the program as given
+    scaled, a, c = unit_scaled(program)
     if isolate:
-        outcome = run_isolated(backend, program, preset, time_limit=time_limit, threads=threads,
+        outcome = run_isolated(backend, scaled, preset, time_limit=time_limit, threads=threads,
                                memory_limit_mb=memory_limit_mb, grace=grace,
                                start_method=start_method)
         raw, wall, elapsed = outcome.raw, outcome.run_seconds, outcome.elapsed
@@ -102,7 +118,7 @@ def run_backend(
     else:
         with PeakMemory() as memory, threadpool_limits(limits=threads):
             try:
-                raw = backend.run(program, preset, time_limit=time_limit, threads=threads)
+                raw = backend.run(scaled, preset, time_limit=time_limit, threads=threads)
             except MemoryError:
                 raw = RawRun("memory_limit", "MemoryError", None, message="MemoryError")
             except UnavailableError:
@@ -112,9 +128,21 @@ def run_backend(
                              message=f"{type(exc).__name__}: {exc}"[:300])
         wall = elapsed = time.perf_counter() - start
         peak, baseline = memory.peak_mb, memory.baseline_mb
+    if scaled is not program:
+        raw = _unscaled(raw, a, c)
     return certify_run(program, raw, backend.name, version, preset, wall, peak,
                        elapsed=elapsed, memory_baseline_mb=baseline, isolated=bool(isolate),
                        time_limit=time_limit, with_certificate=with_certificate)
+
+
+def _unscaled(raw: RawRun, a: float, c: float) -> RawRun:
+    """A raw run on ``unit_scaled`` data in the original program's units."""
+    solution = None if raw.solution is None else from_scaled(raw.solution, a, c)
+    objective = None if raw.solver_objective is None else raw.solver_objective * c**2
+    extra = dict(raw.extra)
+    if "trace" in extra:  # native: (seconds, objective, relative violation)
+        extra["trace"] = [(t, obj * c**2, viol) for t, obj, viol in extra["trace"]]
+    return replace(raw, solution=solution, solver_objective=objective, extra=extra)
 
 
 def certify_run(
@@ -135,11 +163,17 @@ def certify_run(
 
     Success (``verified``) means the certificate holds at the preset's tolerance, whatever
     the solver said; ``status_agrees`` records whether the solver's "optimal" matched it.
+    A point returned at the time limit is not certified (certifying a large program can take
+    longer than the limit): its objective is recomputed and it is not ``verified``.
     """
     start = time.perf_counter()
     certificate, message = None, raw.message
     recomputed = None
-    if raw.solution is not None and not with_certificate:
+    if raw.solution is not None and raw.status == "time_limit":
+        recomputed = _objective(program, raw.solution)
+        message = (message + "; " if message else "") + (
+            "not certified (stopped at the time limit)")
+    elif raw.solution is not None and not with_certificate:
         recomputed = program.objective(raw.solution)
         message = (message + "; " if message else "") + "not certified (intermediate iterate)"
     elif raw.solution is not None:
@@ -149,6 +183,9 @@ def certify_run(
             message = (message + "; " if message else "") + f"certificate failed: {exc}"
     certify_seconds = time.perf_counter() - start
     verified = certificate is not None and certificate.holds(preset.tol)
+    if certificate is not None and not verified:
+        why = certificate.failure(preset.tol)
+        message = (message + "; " if message else "") + f"not verified: {why}"
     solver_says_ok = raw.status == "optimal"
     objective = recomputed if recomputed is not None and math.isfinite(recomputed) else None
     if certificate is not None and math.isfinite(certificate.objective):
@@ -178,6 +215,13 @@ def certify_run(
         tolerance=preset.tol,
         time_limit=time_limit,
     )
+
+
+def _objective(program: ConvexProgram, solution) -> float | None:
+    try:
+        return float(program.objective(solution))
+    except Exception:  # a malformed point of a cut-short run has no objective
+        return None
 
 
 def unavailable_result(backend: str, version: str | None, preset: Preset, reason: str,

@@ -76,8 +76,22 @@ class ZeroBackend(_TestBackend):
                       solver_objective=0.0)
 
 
+class TimeLeftBackend(_TestBackend):
+    """Returns at once and reports the ``time_limit`` it was given (``extra["time_limit"]``):
+    in a child process, the time left when the child started."""
+
+    name = "test-time-left"
+    description = "reports the time limit it was given"
+
+    def run(self, program: ConvexProgram, preset: Preset, time_limit: float | None = None,
+            threads: int = 1) -> RawRun:
+        return RawRun("error", "test backend", None, extra={"time_limit": time_limit},
+                      message="test backend: no solution")
+
+
 TEST_BACKENDS: dict[str, Backend] = {
-    b.name: b for b in (AbortBackend(), HangBackend(), MemoryHogBackend(), ZeroBackend())
+    b.name: b for b in (AbortBackend(), HangBackend(), MemoryHogBackend(), ZeroBackend(),
+                        TimeLeftBackend())
 }
 
 
