@@ -26,7 +26,7 @@ from scipy.optimize import minimize_scalar
 
 from convexbench.losses import Loss
 from convexbench.programs.base import DUAL_HINT, ConvexProgram, Solution
-from convexbench.programs.scaling import unit_scaled
+from convexbench.programs.scaling import unit_factor, unit_scaled
 
 
 @dataclass(frozen=True)
@@ -101,14 +101,16 @@ def dual_value(program: ConvexProgram, direction: np.ndarray) -> float:
 
 
 def unit_price(program: ConvexProgram, direction: np.ndarray) -> float:
-    """``program.dual_pricing(direction)``, computed on unit-size data: the price is
-    homogeneous of degree one in X and in the direction, and the pricing subproblems (NNLS,
-    SOCPs) have absolute tolerances that should not see the data's scale."""
+    """``program.dual_pricing(direction)``, computed on data of about unit size (powers of
+    two, see ``programs.scaling.unit_factor``): the price is homogeneous of degree one in X
+    and in the direction, and the pricing subproblems (NNLS, SOCPs) have absolute tolerances
+    that should not see the data's scale."""
     size = float(np.max(np.abs(direction), initial=0.0))
     if size == 0 or not np.isfinite(size):
         return 0.0 if size == 0 else np.inf
     scaled, a, _ = unit_scaled(program)
-    return scaled.dual_pricing(direction / size) * size * a
+    f = unit_factor(size)
+    return scaled.dual_pricing(direction / f) * f * a
 
 
 def scaled_dual_value(loss: Loss, y: np.ndarray, beta: float, direction: np.ndarray,

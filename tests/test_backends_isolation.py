@@ -46,7 +46,9 @@ def test_hard_time_limit_for_solvers_without_a_time_option(slow, name):
     wall = time.perf_counter() - start
     assert r.isolated
     assert r.status == "time_limit" and not r.verified
-    assert wall < 3.0 and r.times["elapsed"] < 3.0
+    # killed at limit + grace (2 s); measured 2.05 s alone, 3.6 s with two other test runs
+    # on the same 2 cores: the bound leaves room for a loaded machine
+    assert wall < 4.5 and r.times["elapsed"] < 4.5
     assert r.times["elapsed"] >= 1.0
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 
 from convexbench.cli.common import add_data_arguments, load_data_from_args, print_json
-
-MODELS = ("relu2", "gated2", "relu3")  # convexbench.programs.MODELS, without importing cvxpy
-LOSSES = ("squared", "hinge", "logistic")
+from convexbench.names import DEFAULT_PRESET, LOSSES, MODELS, PRESET_NAMES
 
 
 def register(subparsers) -> None:
@@ -66,9 +64,10 @@ def register(subparsers) -> None:
     )
     parser.add_argument(
         "--accuracy",
-        default="medium",
-        choices=("low", "medium", "high"),
-        help="accuracy preset: low 1e-4, medium 1e-6 (default), high 1e-8",
+        default=DEFAULT_PRESET,
+        choices=PRESET_NAMES,
+        help=f"accuracy preset (default {DEFAULT_PRESET}); its tolerance: "
+        "`convexbench backends --json`",
     )
     parser.add_argument(
         "--time-limit", type=float, default=None, metavar="S", help="wall-clock limit in seconds"
@@ -152,7 +151,7 @@ def _human(r: dict) -> str:
         if r.get("verified"):
             lines.append(f"certifies {r['certifies']}")
         elif r.get("message"):
-            lines.append(f"why not: {r['message']}")
+            lines.append(f"why: {r['message']}")
     t = r["times"]
     lines.append(
         f"time: build {t['build']:.3f}s, compile {t['compile']:.3f}s, solve {t['solve']:.3f}s, "
