@@ -15,13 +15,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from convexbench.backends import solve
+from convexbench.backends import PRESETS, solve
 from convexbench.certificates import certify
+from convexbench.names import MODELS
 from convexbench.programs import make_program
 from convexbench.programs.base import DUAL_HINT
 
-MODELS = ("relu2", "gated2", "relu3")
-TOLS = (1e-4, 1e-6, 1e-8)
+TOLS = tuple(preset.tol for preset in PRESETS.values())
 BETA = 0.05
 exponents = st.integers(min_value=-8, max_value=8)
 
@@ -144,3 +144,34 @@ def test_relu3_prices_are_upper_bounds_of_the_pricing_socp():
         problem.solve(solver="CLARABEL", tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12)
         assert bound >= problem.value - 1e-9 * max(abs(problem.value), 1e-3)
         assert bound <= problem.value + 1e-6 * abs(problem.value) + 1e-8
+
+
+@functools.cache
+def _logistic_reference(model: str) -> dict:
+    X, y = _data()
+    labels = np.where(y >= np.median(y), 1.0, -1.0)
+    program = make_program(model, X, labels, BETA, loss="logistic", patterns=30, m1=2, seed=0)
+    result = solve(program, backend="native", accuracy="high")
+    assert result.verified
+    return result.solution
+
+
+@pytest.mark.parametrize("model", ["relu2", "gated2"])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ea=exponents, damage=st.sampled_from([0.0, 1e-5]))
+def test_logistic_verdict_is_invariant_under_scaling_x(model, ea, damage):
+    """Labels stay +-1: (X, beta) -> (a X, a beta) maps w -> w / a, objective unchanged."""
+    a = 10.0**ea
+    X, y = _data()
+    labels = np.where(y >= np.median(y), 1.0, -1.0)
+    point = {k: v * (1.0 + damage) for k, v in _logistic_reference(model).items()
+             if k != DUAL_HINT}
+    base_program = make_program(model, X, labels, BETA, loss="logistic", patterns=30, seed=0)
+    moved_program = make_program(model, a * X, labels, a * BETA, loss="logistic",
+                                 patterns=30, seed=0)
+    base = certify(base_program, point)
+    moved = certify(moved_program, {k: v / a for k, v in point.items()})
+    assert moved.objective == pytest.approx(base.objective, rel=1e-9)
+    assert moved.relative_gap == pytest.approx(base.relative_gap, rel=1e-5, abs=1e-9)
+    for tol in TOLS:
+        assert moved.holds(tol) == base.holds(tol)
