@@ -3,7 +3,6 @@ high-accuracy reference (``convexbench.backends.solve``, accuracy preset ``mediu
 
 from __future__ import annotations
 
-import inspect
 import math
 
 from convexbench.backends import solve
@@ -13,22 +12,21 @@ from ._common import (
     MODELS,
     SOLVE_SIZE,
     THREADS,
-    backend_available,
     make,
     pin_threads,
     require_backend,
+    skip_reason,
 )
 
 ACCURACY = "medium"
 REFERENCE = ("clarabel", "high")  # backend and preset of the reference objective
 TIME_LIMIT = 10.0  # seconds per solve, so that a slow backend cannot stall the suite
-# solve in this process (peakmem sees it), even where a time limit would isolate it
-_IN_PROCESS = {"isolate": False} if "isolate" in inspect.signature(solve).parameters else {}
 
 
 def _solve(program, backend, accuracy=ACCURACY):
+    # in this process (peakmem sees it), even where a time limit would isolate it
     return solve(program, backend=backend, accuracy=accuracy, threads=THREADS,
-                 time_limit=TIME_LIMIT, **_IN_PROCESS)
+                 time_limit=TIME_LIMIT, isolate=False)
 
 
 class Solve:
@@ -84,8 +82,9 @@ class Accuracy:
                 raise RuntimeError(f"{model}: reference solve failed ({reference.status})")
             entry = {"reference": reference.objective}
             for backend in BACKENDS:
-                if not backend_available(backend):
-                    entry[backend] = None
+                reason = skip_reason(backend, program)
+                if reason:  # not installed, or not this backend's model: n/a
+                    entry[backend] = {"skip": reason}
                     continue
                 if backend == REFERENCE[0] and ACCURACY == REFERENCE[1]:
                     entry[backend] = _record(reference)
@@ -101,8 +100,8 @@ class Accuracy:
 
     def setup(self, cache, model, backend):
         record = cache[model][backend]
-        if record is None:
-            raise NotImplementedError(f"backend {backend} is not available")
+        if isinstance(record, dict) and "skip" in record:
+            raise NotImplementedError(record["skip"])
         if isinstance(record, str):
             raise RuntimeError(f"{backend} failed on {model}: {record}")
         self.record = record

@@ -82,24 +82,6 @@ def _time_of(result: SolveResult, metric: str) -> float:
     return times.get(metric, math.nan)
 
 
-def _run_row(problem: str, repetition: int, r: SolveResult) -> dict[str, Any]:
-    cert = r.certificate
-    t = r.times
-    return {
-        "problem": problem, "backend": r.backend, "repetition": repetition,
-        "version": r.backend_version, "status": r.status, "raw_status": r.raw_status,
-        "verified": r.verified, "status_agrees": r.status_agrees, "objective": r.objective,
-        "solver_objective": r.solver_objective,
-        "relative_gap": None if cert is None else cert.relative_gap,
-        "max_violation": None if cert is None else cert.max_violation,
-        "build_s": t.get("build"), "compile_s": t.get("compile"), "solve_s": t.get("solve"),
-        "solve_call_s": t.get("solve_call"), "wall_s": t.get("wall"),
-        "elapsed_s": t.get("elapsed"), "certify_s": t.get("certify"),
-        "peak_memory_mb": r.peak_memory_mb, "memory_baseline_mb": r.memory_baseline_mb,
-        "iterations": r.iterations, "isolated": r.isolated, "message": r.message,
-    }
-
-
 def _median(values: pd.Series) -> float:
     data = pd.to_numeric(values, errors="coerce").astype(float)
     data = data[np.isfinite(data)]
@@ -242,7 +224,7 @@ def compare(
                 result = unavailable_result(backend.name, info.version, preset, reason,
                                             time_limit)
                 results.append((problem, result))
-                run_rows.append(_run_row(problem, 0, result))
+                run_rows.append(result.as_row(problem=problem, repetition=0))
                 say(f"{problem} / {backend.name}: {reason}")
                 continue
             for repetition in range(1, int(repeat) + 1):
@@ -251,7 +233,7 @@ def compare(
                                      memory_limit_mb=memory_limit_mb, grace=grace,
                                      version=info.version)
                 results.append((problem, result))
-                run_rows.append(_run_row(problem, repetition, result))
+                run_rows.append(result.as_row(problem=problem, repetition=repetition))
                 say(f"{problem} / {backend.name} #{repetition}: {result.status}, "
                     f"verified={result.verified}, {result.times['elapsed']:.2f} s")
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from convexbench.arrays import check_data
 from convexbench.errors import UserError
-from convexbench.programs.base import check_data
 
 
 def load_npz(

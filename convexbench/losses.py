@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from convexbench.arrays import is_pm1
 from convexbench.errors import UserError
+from convexbench.names import LOSSES
 
 if TYPE_CHECKING:
     import cvxpy as cp
@@ -28,7 +30,7 @@ class Loss:
     needs_exp_cone: bool = False
 
     def check_labels(self, y: np.ndarray) -> None:
-        if self.needs_pm1_labels and not np.all(np.isin(y, (-1.0, 1.0))):
+        if self.needs_pm1_labels and not is_pm1(y):
             raise UserError(f"the {self.name} loss needs labels in {{-1, +1}}")
 
     def value(self, z: np.ndarray, y: np.ndarray) -> float:
@@ -130,16 +132,14 @@ def _sigmoid(t: np.ndarray) -> np.ndarray:
     return np.exp(-np.logaddexp(0.0, -t))
 
 
-LOSSES: dict[str, Loss] = {
-    "squared": SquaredLoss(),
-    "hinge": HingeLoss(),
-    "logistic": LogisticLoss(),
-}
+LOSS_FUNCTIONS: dict[str, Loss] = {
+    loss.name: loss for loss in (SquaredLoss(), HingeLoss(), LogisticLoss())
+}  # keyed in the order of convexbench.names.LOSSES (tests/test_names.py checks)
 
 
 def get_loss(name: str) -> Loss:
     """The loss called ``name``; a :class:`UserError` for an unknown name."""
     try:
-        return LOSSES[name]
+        return LOSS_FUNCTIONS[name]
     except KeyError:
         raise UserError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}") from None

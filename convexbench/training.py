@@ -11,7 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from convexbench.arrays import accuracy, is_pm1
 from convexbench.backends import SolveResult, solve
+from convexbench.names import DEFAULT_PRESET
 from convexbench.programs import make_program
 from convexbench.programs.base import ConvexProgram
 
@@ -26,15 +28,6 @@ class ConvexTraining:
     record: dict[str, Any] = field(default_factory=dict)
 
 
-def accuracy(predictions: np.ndarray, y: np.ndarray) -> float:
-    """Fraction of ±1 labels whose sign is predicted (a prediction of 0 counts as +1)."""
-    return float(np.mean(np.where(predictions >= 0, 1.0, -1.0) == y))
-
-
-def is_pm1(y: np.ndarray) -> bool:
-    return bool(np.all(np.isin(y, (-1.0, 1.0))))
-
-
 def train_convex(
     X: np.ndarray,
     y: np.ndarray,
@@ -46,7 +39,7 @@ def train_convex(
     form: str = "A",
     seed: int = 0,
     backend: str = "clarabel",
-    accuracy_preset: str = "medium",
+    accuracy_preset: str = DEFAULT_PRESET,
     time_limit: float | None = None,
     X_test: np.ndarray | None = None,
     y_test: np.ndarray | None = None,
@@ -137,7 +130,7 @@ def train_convex(
         train_pred = program.predict(result.solution)
         if is_pm1(program.y):
             record["train_accuracy"] = accuracy(train_pred, program.y)
-        if X_test is not None and y_test is not None and hasattr(network, "predict"):
+        if X_test is not None and y_test is not None:
             try:
                 test_pred = network.predict(X_test)
             except ValueError:

@@ -17,12 +17,13 @@ from convexbench.backends import (
     safe_info,
     solve,
 )
-from convexbench.backends.base import STATUSES, RawRun
+from convexbench.backends.base import RawRun
 from convexbench.backends.cvxpy_conic import SOLVERS, CvxpyBackend, SolverSpec, normalize_status
 from convexbench.backends.licensing import LicenseState
 from convexbench.backends.presets import get_preset
 from convexbench.backends.testing import ZeroBackend
 from convexbench.errors import UnavailableError, UserError
+from convexbench.names import STATUSES
 from convexbench.programs import make_program
 
 warnings.filterwarnings("ignore", module="cvxpy")

@@ -10,15 +10,16 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from threadpoolctl import threadpool_limits
 
+from convexbench.arrays import accuracy, is_pm1, to_pm1
 from convexbench.baselines import (
     Adam,
-    accuracy,
     project_form_a,
     three_layer_gradient,
     train_three_layer,
     train_two_layer,
     two_layer_gradient,
 )
+from convexbench.data.synthetic import planted_data
 from convexbench.errors import UserError
 from convexbench.losses import get_loss
 from convexbench.networks import ThreeLayerNetwork, TwoLayerNetwork
@@ -32,11 +33,8 @@ def _one_blas_thread():
 
 def planted(n: int = 100, d: int = 3, seed: int = 0, labels: bool = False):
     """Standardized data with a planted two-layer ReLU target (+/-1 labels if ``labels``)."""
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d))
-    U, a = rng.standard_normal((d, 4)), rng.standard_normal(4)
-    y = np.maximum(X @ U, 0.0) @ a
-    y = (y - y.mean()) / y.std() + 0.05 * rng.standard_normal(n)
+    X, y = planted_data(n, d, seed, noise=0.0)
+    y = (y - y.mean()) / y.std() + 0.05 * np.random.default_rng(seed + 1).standard_normal(n)
     return X, (np.where(y >= 0, 1.0, -1.0) if labels else y)
 
 
@@ -176,7 +174,7 @@ def test_logistic_training_classifies_planted_labels():
     X, y = planted(labels=True)
     r = train_two_layer(X, y, width=20, beta=0.01, loss="logistic", iterations=600)
     assert r.objective < 0.5 * r.trace_objective[0]
-    assert accuracy(r.network, X, y) >= 0.8
+    assert accuracy(r.network.predict(X), y) >= 0.8
 
 
 # ---------------------------------------------------------------- form A projection
@@ -342,7 +340,10 @@ def test_time_limit_stops_early():
 def test_accuracy_helper():
     net = TwoLayerNetwork(np.array([[1.0]]), np.array([1.0]))
     X = np.array([[2.0], [-1.0], [3.0]])  # predictions 2, 0, 3 -> labels +1, +1, +1
-    assert accuracy(net, X, np.array([1.0, -1.0, 1.0])) == pytest.approx(2 / 3)
+    assert accuracy(net.predict(X), np.array([1.0, -1.0, 1.0])) == pytest.approx(2 / 3)
+    assert np.isnan(accuracy(np.zeros(0), np.zeros(0)))
+    assert is_pm1(np.array([1.0, -1.0])) and not is_pm1(np.array([1.0, 0.0]))
+    np.testing.assert_array_equal(to_pm1(np.array([3, 5, 3]), 3), [1.0, -1.0, 1.0])
 
 
 def test_adam_first_step_has_size_lr():

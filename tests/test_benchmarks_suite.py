@@ -17,6 +17,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PREFIXES = ("time_", "peakmem_", "track_", "mem_", "timeraw_")
 TINY_SOLVE_SIZE = {"relu2": (20, 3, 8), "gated2": (20, 3, 8), "relu3": (15, 2, 6)}
+# scnn's augmented Lagrangian runs to the benchmarks' 10 s time limit even on tiny programs
+# (tests/test_backends_scnn.py covers it); left out here to keep the suite fast
+SLOW = ("scnn-al",)
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +36,7 @@ def suite():
         backends = importlib.import_module("benchmarks.bench_backends")
         mp = pytest.MonkeyPatch()
         mp.setattr(backends, "SOLVE_SIZE", TINY_SOLVE_SIZE)
+        mp.setattr(backends, "BACKENDS", tuple(b for b in backends.BACKENDS if b not in SLOW))
         yield modules
         mp.undo()
         if common._limits is not None:
@@ -98,6 +102,8 @@ def test_every_benchmark_runs_once(suite):
         if cls.__name__ not in ("Solve", "Accuracy"):
             combos = combos[:1]
         for params in combos:
+            if any(p in SLOW for p in params):
+                continue
             value = _run(cls, name, params, cache_store)
             ran += 1
             if name.startswith("track_") and value is not None:
@@ -112,7 +118,7 @@ def test_accuracy_reference_agrees(suite):
     cache = backends.Accuracy().setup_cache()
     for model, entry in cache.items():
         for backend, record in entry.items():
-            if backend == "reference" or record is None:
+            if backend == "reference" or (isinstance(record, dict) and "skip" in record):
                 continue
             assert not isinstance(record, str), record
             gap = (record["objective"] - entry["reference"]) / abs(entry["reference"])

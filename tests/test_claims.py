@@ -12,9 +12,7 @@ import pandas as pd
 import pytest
 
 import convexbench.report
-from convexbench.backends import presets
-from convexbench.cli.reproduce import claims_lines
-from convexbench.experiments.claims import (
+from convexbench.analysis.claims import (
     ClaimResult,
     claim_backends,
     claim_equivalence,
@@ -27,6 +25,8 @@ from convexbench.experiments.claims import (
     relative_margin,
     verdict_counts,
 )
+from convexbench.backends import presets
+from convexbench.cli.reproduce import claims_lines
 from convexbench.report.index import write_index
 from convexbench.report.tables import claims_table, write_table
 
@@ -188,14 +188,14 @@ def test_report_imports_no_private_claims_names() -> None:
     for path in sorted(folder.glob("*.py")):
         tree = ast.parse(path.read_text(), str(path))
         for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module == "convexbench.experiments.claims":
+            if isinstance(node, ast.ImportFrom) and node.module == "convexbench.analysis.claims":
                 private = [a.name for a in node.names if a.name.startswith("_")]
                 assert not private, f"{path.name} imports {private}"
 
 
 def test_no_max_one_floor_left_in_claims_or_report() -> None:
     root = Path(convexbench.report.__file__).parents[1]
-    for path in [root / "experiments" / "claims.py", *sorted((root / "report").glob("*.py"))]:
+    for path in [root / "analysis" / "claims.py", *sorted((root / "report").glob("*.py"))]:
         text = path.read_text().replace(" ", "")
         for floor in ("max(1.0,", "maximum(1.0,", "max(1,|"):
             assert floor not in text, (path.name, floor)

@@ -15,17 +15,13 @@ def test_top_level_help_lists_every_written_subcommand(capsys):
     out = capsys.readouterr().out
     parser = build_parser()
     written = parser._subparsers._group_actions[0].choices  # noqa: SLF001
-    assert {"solve", "patterns", "datasets"} <= set(written)
+    assert set(written) == set(SUBCOMMANDS)
     for name in written:
         assert name in out
 
 
 @pytest.mark.parametrize("name", SUBCOMMANDS)
 def test_every_subcommand_has_help(name, capsys):
-    parser = build_parser()
-    choices = parser._subparsers._group_actions[0].choices  # noqa: SLF001
-    if name not in choices:
-        pytest.skip(f"{name} is not part of this build")
     with pytest.raises(SystemExit) as exc:
         main([name, "--help"])
     assert exc.value.code == 0

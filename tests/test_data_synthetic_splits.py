@@ -7,13 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from convexbench.arrays import to_pm1
 from convexbench.data import Dataset, load_dataset, one_hot, one_vs_rest, parse_name
 from convexbench.data.splits import (
     fit_standardizer,
     standardize,
     standardize_inplace,
     stratified_split,
-    to_pm1,
 )
 from convexbench.data.synthetic import (
     circles,

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from convexbench.analysis.claims import evaluate_claims
 from convexbench.errors import UserError
 from convexbench.experiments import ResultsStore, expand, load_spec, parse_spec, run_spec
-from convexbench.experiments.claims import evaluate_claims
 from convexbench.experiments.store import CellResult, frame
 
 SMALL = """

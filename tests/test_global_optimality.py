@@ -1,18 +1,15 @@
 """MATH.md claim 2: no SGD/Adam run ends below the convex optimum over all patterns/atoms."""
 
-import numpy as np
 import pytest
 
 from convexbench.backends import solve
 from convexbench.baselines import train_three_layer, train_two_layer
+from convexbench.data.synthetic import planted_data
 from convexbench.programs import make_program
 
 
 def planted(n, d, seed):
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d))
-    y = np.maximum(X @ rng.standard_normal(d), 0) - np.maximum(X @ rng.standard_normal(d), 0)
-    return X, y + 0.2 * rng.standard_normal(n)
+    return planted_data(n, d, seed, hidden=2, noise=0.2)
 
 
 @pytest.mark.parametrize("seed", [0, 1])

@@ -13,6 +13,7 @@ from convexbench.backends import solve
 from convexbench.backends.native import NativeBackend
 from convexbench.backends.presets import get_preset
 from convexbench.certificates import certify
+from convexbench.data.synthetic import planted_data
 from convexbench.native import NativeOptions, solve_native, solve_path
 from convexbench.native.families import family_for
 from convexbench.programs import make_program
@@ -21,14 +22,7 @@ MEDIUM = get_preset("medium")
 
 
 def planted(n: int, d: int, seed: int, bias: bool = False):
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d))
-    X /= np.linalg.norm(X, axis=1, keepdims=True)
-    if bias:
-        X = np.hstack([X, np.ones((n, 1))])
-    U = rng.standard_normal((X.shape[1], 3))
-    y = np.maximum(X @ U, 0.0) @ rng.standard_normal(3) + 0.1 * rng.standard_normal(n)
-    return X, y
+    return planted_data(n, d, seed, hidden=3, sphere=True, bias=bias)
 
 
 def beta_for(X, y, factor):

@@ -1,15 +1,11 @@
-"""Smoke tests of the benchmark driver and the array-module seam (not timed)."""
+"""Smoke tests of the benchmark driver (``python -m convexbench.bench native``; not timed)."""
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
-import pytest
 
-from convexbench import bench, bench_scnn
-from convexbench.certificates import certify
-from convexbench.native import xp
+from convexbench.bench import native as bench
+from convexbench.data.synthetic import planted_data
 
 
 def test_bench_quick_native_only_prints_a_table(capsys):
@@ -17,7 +13,7 @@ def test_bench_quick_native_only_prints_a_table(capsys):
     out = capsys.readouterr().out
     assert "scnn" in out and "beta =" in out
     line = next(line for line in out.splitlines() if " native " in line and "relu2" in line)
-    assert "optimal" in line and "True" in line  # verified at 1e-6
+    assert "optimal" in line and "True" in line  # certified at 1e-6
 
 
 def test_bench_loss_option_builds_labelled_instances(capsys):
@@ -25,41 +21,37 @@ def test_bench_loss_option_builds_labelled_instances(capsys):
                        "--loss", "hinge"]) == 0
     out = capsys.readouterr().out
     line = next(line for line in out.splitlines() if " native " in line and "hinge" in line)
-    assert "optimal" in line and "True" in line  # verified at 1e-6 with the hinge loss
+    assert "optimal" in line and "True" in line  # certified at 1e-6 with the hinge loss
 
 
-def test_planted_data_rows_are_normalized():
-    X, y = bench.planted_data(50, 4, seed=1)
+def test_bench_runs_every_method_through_the_shared_path(capsys):
+    """Conic and native rows come from run_backend (isolated, warm-up, as_row): times to
+    the presets' tolerances and ratios against native."""
+    assert bench.main(["native", "--quick", "--no-scnn", "--only", "gated2",
+                       "--conic", "clarabel"]) == 0
+    out = capsys.readouterr().out
+    assert "t_1e-4" in out and "t_1e-6" in out and "ratio_1e-6" in out
+    line = next(line for line in out.splitlines() if " clarabel " in line and "gated2" in line)
+    assert "optimal" in line and "True" in line
+
+
+def test_time_to_reads_traces_and_certified_final_answers():
+    program, _ = bench.build(bench.Instance("t", "gated2", 60, 3, 10))
+    result = bench.run_method(program, "native", bench.get_preset("medium"), 60.0)
+    assert result.verified and result.trace
+    reference = result.objective
+    assert bench.time_to(result, reference, 1e-6) is not None
+    assert bench.time_to(result, reference * 0.5, 1e-6) is None  # never that close
+    row = result.as_row(problem="p")
+    assert row["problem"] == "p" and row["backend"] == "native" and row["verified"]
+
+
+def test_planted_data_is_one_seeded_generator():
+    X, y = planted_data(50, 4, seed=1, hidden=8, sphere=True)
     np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1.0)
     assert y.shape == (50,) and np.all(np.isfinite(y))
+    X2, y2 = planted_data(50, 4, seed=1, hidden=8, sphere=True)
+    assert np.array_equal(X, X2) and np.array_equal(y, y2)
+    Xb, _ = planted_data(10, 3, bias=True)
+    assert Xb.shape == (10, 4) and np.all(Xb[:, -1] == 1)
 
-
-def test_array_module_seam_defaults_to_numpy():
-    assert xp.get_array_module() is np
-    xp.set_array_module(np)
-    a = xp.to_device([1, 2])
-    assert a.dtype == np.float64 and isinstance(xp.to_host(a), np.ndarray)
-    xp.set_array_module(None)
-    assert xp.get_array_module() is np
-
-
-def test_scnn_missing_or_foreign_gives_a_reason(monkeypatch):
-    monkeypatch.setitem(sys.modules, "scnn", None)  # import fails
-    monkeypatch.setitem(sys.modules, "scnn.optimize", None)
-    reason = bench_scnn.scnn_available()
-    assert reason and "scnn" in reason and "\n" not in reason
-
-
-@pytest.mark.skipif(bench_scnn.scnn_available() is not None,
-                    reason="pilancilab scnn (pyscnn) not installed")
-def test_scnn_rfista_reaches_the_native_optimum_on_the_same_patterns():
-    inst = bench.Instance("t", "gated2", 120, 4, 30)
-    program, beta = bench.build(inst)
-    out = bench_scnn.run_scnn(program.X, program.y, beta, bench.gates_of(program, inst),
-                              "gated2", "rfista", tol=1e-12, max_seconds=60)
-    native = bench._run_method(program, "native")
-    ours, theirs = certify(program, native[3]), certify(program, out.solution)
-    assert ours.holds(1e-6)
-    # same program, same patterns: scnn's answer is n times its own objective, ours at 1e-6
-    assert abs(theirs.objective - ours.objective) <= 1e-5 * ours.objective
-    assert out.trace and out.trace[-1][0] <= out.wall + 1e-9

@@ -14,6 +14,8 @@ from convexbench.native.families import family_for
 from convexbench.native.ipm import (
     LowRankGram,
     PackedGram,
+    RowWeightedGram,
+    SocInverse,
     _Cones,
     _jordan,
     _jordan_solve,
@@ -82,7 +84,47 @@ def test_low_rank_gram_solves_block_diagonal_plus_gram_systems(seed, n, k, md):
 def test_wide_working_sets_use_the_low_rank_gram_and_narrow_ones_the_packed_one():
     _, narrow, *_ = _restricted("relu2", 0, 25, 0)  # 25 x 4 columns <= 2 n = 120
     _, wide, *_ = _restricted("relu2", 0, 40, 0)  # 40 x 4 > 120
-    assert isinstance(narrow, PackedGram) and isinstance(wide, LowRankGram)
+    assert isinstance(narrow, PackedGram) and isinstance(wide, RowWeightedGram)
+    _, wide3, *_ = _restricted("relu3", 0, 40, 0)  # relu3: columns are no row weightings of X
+    assert type(wide3) is LowRankGram
+
+
+@given(st.integers(0, 10_000), st.integers(1, 30), st.integers(1, 8), st.integers(1, 5))
+@settings(max_examples=40, deadline=None)
+def test_row_weighted_gram_solves_like_the_low_rank_gram_with_closed_form_soc_blocks(
+        seed, n, k, d):
+    """Same products and Newton solves as the plain ``LowRankGram``, with ``SocInverse``
+    blocks in closed form, cone rows on the others, and twin columns counted once."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    coef = (rng.random((n, k)) < 0.6) * rng.choice([-1.0, 1.0], k) * rng.uniform(0.5, 2, (n, 1))
+    for j in np.flatnonzero(rng.random(k) < 0.4)[1:]:  # twins (relu2's v_i, w_i): -A_c
+        coef[:, j] = -coef[:, rng.integers(j)]
+    A = coef.T[:, :, None] * X[None]
+    gram, ref = RowWeightedGram(X, coef), LowRankGram(A.copy())
+    H = ref.full()
+    tol = 1e-10 * (1 + np.abs(H).max())
+    np.testing.assert_allclose(gram.full(), H, atol=tol)
+    np.testing.assert_allclose(gram.diag, ref.diag, atol=tol)
+    x = rng.standard_normal(k * d)
+    np.testing.assert_allclose(gram.matvec(x), H @ x, atol=1e-9 * (1 + np.abs(H @ x).max()))
+    # Newton blocks: the second-order cone's Schur complement S_c, plus cone rows on some
+    cones = _Cones(np.ones(0), np.ones(0), _interior(rng, k, d), _interior(rng, k, d))
+    _, _, S = cones.inv_sq_blocks()
+    soc = SocInverse(cones.eta**2, cones.w[:, 1:], rng.random(k) < 0.5)
+    for c in range(k):  # the closed form: S_c^{-1} = eta_c^2 (I + 2 w w^T)
+        inv = soc.eta2[c] * (np.eye(d) + 2.0 * np.outer(soc.w[c], soc.w[c]))
+        np.testing.assert_allclose(inv @ S[c], np.eye(d), atol=1e-8)
+    blocks = S.copy()
+    for c in np.flatnonzero(~soc.plain):
+        K = rng.standard_normal((rng.integers(1, 2 * d + 1), d))
+        blocks[c] += K.T @ (rng.uniform(0.1, 10.0, len(K))[:, None] * K)
+    M = H.copy()
+    for c in range(k):
+        M[c * d:(c + 1) * d, c * d:(c + 1) * d] += blocks[c]
+    for g, extra in ((gram, soc), (gram, None), (ref, soc)):  # ref ignores the closed form
+        assert g.factor(blocks, extra)
+        np.testing.assert_allclose(M @ g.solve(x), x, rtol=1e-7, atol=1e-7 * np.abs(x).max())
 
 
 @given(st.integers(0, 10_000), st.integers(1, 6), st.integers(1, 5))

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convexbench.backends import solve
+from convexbench.backends import get_preset, solve
 from convexbench.certificates import certify
 from convexbench.networks import ThreeLayerNetwork, TwoLayerNetwork
 from convexbench.patterns import enumerate_patterns
@@ -70,9 +70,9 @@ def test_relu3_network_to_convex_to_network(n, d, K, seed):
     signs = np.concatenate([own.signs, np.where(network.w2 >= 0, 1.0, -1.0)])
     h = np.einsum("kmn,km->kn", np.maximum(pre, 0), network.w2)
     second = np.concatenate([own.second, h >= 0])
-    from convexbench.programs.atoms import Atoms, _canonical
+    from convexbench.programs.atoms import Atoms, canonical_order
 
-    first, signs = _canonical(first, signs)
+    first, signs = canonical_order(first, signs)
     program = Relu3Program(X, y, Atoms(first, signs, second), beta=0.2, form="A")
     solution = program.from_network(network)
     assert np.allclose(program.predict(solution), network.predict(X), atol=1e-9)
@@ -126,7 +126,7 @@ def test_relu2_equivalence_and_exact_certificate(loss, accuracy):
         y = np.where(y >= np.median(y), 1.0, -1.0)
     program = make_program("relu2", X, y, beta=0.2, loss=loss, patterns=60, seed=1)
     result = solve(program, "clarabel", accuracy=accuracy)
-    tol = {"medium": 1e-6, "low": 1e-4}[accuracy]
+    tol = get_preset(accuracy).tol
     assert result.verified and result.certificate.gap_exact
     assert result.certificate.relative_gap <= tol
     network = program.reconstruct(result.solution)

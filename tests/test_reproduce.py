@@ -8,7 +8,7 @@ import pytest
 
 from convexbench.errors import UserError
 from convexbench.experiments import parse_spec
-from convexbench.experiments.reproduce import reproduce
+from convexbench.orchestration import reproduce
 
 SPEC = {
     "name": "mini",

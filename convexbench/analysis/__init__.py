@@ -1,4 +1,5 @@
-"""Statistics, tables and figures over benchmark results."""
+"""Statistics over benchmark results, the verdicts on the claims (``claims``) and the figure
+helpers (``plots``: ``save_figure``, performance profiles)."""
 
 from convexbench.analysis.stats import (
     charge_failures,

@@ -1,10 +1,33 @@
-"""Figures for backend comparisons (seaborn/matplotlib, PNG and PDF)."""
+"""Figures (seaborn/matplotlib): the one way a figure is saved (PNG and PDF), and the
+performance profile of backend comparisons."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+
+FORMATS = ("png", "pdf")
+DPI = 150  # of the PNG
+
+
+def save_figure(fig: Any, path_stem: str | Path) -> dict[str, Path]:
+    """Save ``fig`` as ``<path_stem>.png`` and ``<path_stem>.pdf`` (parent folders created;
+    tight bounding box; the PDF without a creation date, so a rebuild is byte-stable), close
+    it and return the paths by format."""
+    import matplotlib.pyplot as plt
+
+    stem = Path(path_stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for fmt in FORMATS:
+        path = stem.parent / f"{stem.name}.{fmt}"
+        fig.savefig(path, dpi=DPI, bbox_inches="tight",
+                    metadata={"CreationDate": None} if fmt == "pdf" else None)
+        paths[fmt] = path
+    plt.close(fig)
+    return paths
 
 
 def plot_performance_profile(profile: pd.DataFrame, stem: str | Path,
@@ -16,8 +39,6 @@ def plot_performance_profile(profile: pd.DataFrame, stem: str | Path,
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
     sns.set_theme(style="whitegrid", context="paper")
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     palette = sns.color_palette("colorblind", n_colors=max(len(profile.columns), 1))
@@ -31,10 +52,4 @@ def plot_performance_profile(profile: pd.DataFrame, stem: str | Path,
     ax.set_title(title)
     ax.legend(loc="lower right", frameon=True, fontsize=8)
     fig.tight_layout()
-    paths = {}
-    for fmt in ("png", "pdf"):
-        path = stem.with_suffix(f".{fmt}")
-        fig.savefig(path, dpi=150 if fmt == "png" else None)
-        paths[fmt] = path
-    plt.close(fig)
-    return paths
+    return save_figure(fig, stem)

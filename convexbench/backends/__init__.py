@@ -6,7 +6,7 @@ entry point; see ``convexbench/backends/README.md`` for the presets and their ma
 
 from __future__ import annotations
 
-from convexbench.backends.base import STATUSES, Backend, BackendInfo, RawRun, SolveResult
+from convexbench.backends.base import Backend, BackendInfo, RawRun, SolveResult
 from convexbench.backends.cvxpy_conic import CVXPY_BACKENDS, CvxpyBackend, SolverSpec
 from convexbench.backends.isolation import IsolatedRun, run_isolated
 from convexbench.backends.mapping import describe_backends, mapping_markdown
@@ -25,6 +25,7 @@ from convexbench.backends.run import (
     solve,
     unavailable_result,
 )
+from convexbench.names import STATUSES
 
 __all__ = ["Backend", "BackendInfo", "CVXPY_BACKENDS", "CvxpyBackend", "IsolatedRun",
            "PRESETS", "Preset", "RawRun", "STATUSES", "SolveResult", "SolverSpec",

@@ -15,18 +15,6 @@ from convexbench.backends.presets import Preset
 from convexbench.certificates import Certificate
 from convexbench.programs.base import ConvexProgram, Solution
 
-STATUSES = (
-    "optimal",
-    "optimal_inaccurate",
-    "infeasible",
-    "unbounded",
-    "time_limit",
-    "memory_limit",
-    "crashed",
-    "unavailable",
-    "error",
-)
-
 
 @dataclass(frozen=True)
 class BackendInfo:
@@ -102,17 +90,55 @@ class SolveResult:
     isolated: bool = False
     tolerance: float | None = None  # the certificate tolerance of the preset
     time_limit: float | None = None
+    # (seconds since the solve started, objective, relative violation) of the iterates, for
+    # backends that report them (native, scnn); empty otherwise
+    trace: tuple[tuple[float, float, float], ...] = ()
 
     @property
     def succeeded(self) -> bool:
         """Success means a certificate that holds, whatever the solver said."""
         return self.verified
 
+    @property
+    def memory_mb(self) -> float | None:
+        """What the solve added to the resident memory: peak minus the baseline."""
+        if self.peak_memory_mb is None or self.memory_baseline_mb is None:
+            return None
+        if not (math.isfinite(self.peak_memory_mb) and math.isfinite(self.memory_baseline_mb)):
+            return None
+        return max(self.peak_memory_mb - self.memory_baseline_mb, 0.0)
+
     def summary(self) -> dict[str, Any]:
-        """A JSON-friendly record without the solution arrays (NaN becomes None)."""
+        """A JSON-friendly record without the solution arrays and the trace (NaN -> None)."""
         out = asdict(self)
         out.pop("solution")
+        out.pop("trace")
         return _json_safe(out)
+
+    def as_row(self, **context: Any) -> dict[str, Any]:
+        """One flat record of the solve (``context`` columns first): status, objective,
+        certificate, every clock as ``<phase>_s`` and memory.  The one place a result becomes
+        a table row (compare, bench, scaling)."""
+        cert = self.certificate
+        row: dict[str, Any] = dict(context)
+        row.update({
+            "backend": self.backend, "version": self.backend_version,
+            "accuracy": self.accuracy, "tolerance": self.tolerance, "status": self.status,
+            "raw_status": self.raw_status, "verified": self.verified,
+            "status_agrees": self.status_agrees, "objective": self.objective,
+            "solver_objective": self.solver_objective,
+            "relative_gap": None if cert is None else cert.relative_gap,
+            "max_violation": None if cert is None else cert.max_violation,
+            "relative_violation": None if cert is None else cert.relative_violation,
+        })
+        for phase in ("build", "compile", "solve", "solve_call", "wall", "elapsed", "certify"):
+            row[f"{phase}_s"] = self.times.get(phase)
+        row.update({
+            "peak_memory_mb": self.peak_memory_mb, "memory_baseline_mb": self.memory_baseline_mb,
+            "memory_mb": self.memory_mb, "iterations": self.iterations,
+            "isolated": self.isolated, "time_limit": self.time_limit, "message": self.message,
+        })
+        return row
 
 
 def _json_safe(value: Any) -> Any:
@@ -149,6 +175,10 @@ class Backend:
 
     def info(self) -> BackendInfo:
         raise NotImplementedError
+
+    def prepare(self) -> None:
+        """One-off set-up before a timed run, outside its clock and time limit (e.g. importing
+        a heavy solver package); the default does nothing."""
 
     def supports(self, program: ConvexProgram) -> str | None:
         """None if the backend can solve ``program``, else the reason it cannot."""

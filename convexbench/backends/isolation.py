@@ -38,7 +38,12 @@ from threadpoolctl import threadpool_limits
 
 from convexbench.backends.base import Backend, RawRun
 from convexbench.backends.presets import Preset
-from convexbench.backends.resources import PeakMemory, cap_address_space, rss_mb
+from convexbench.backends.resources import (
+    PeakMemory,
+    cap_address_space,
+    rss_mb,
+    touch_blas_workspace,
+)
 from convexbench.programs.base import ConvexProgram
 
 DEFAULT_GRACE = 1.0  # seconds between the time limit and the hard kill
@@ -92,22 +97,46 @@ def _context(method: str):
     return ctx
 
 
+def warm_up_backend(backend: Backend, warm_up: ConvexProgram | None, preset: Preset,
+                    threads: int) -> float:
+    """``backend.prepare()`` and, with a ``warm_up`` program, one untimed solve of it and a
+    touch of the BLAS workspace, so that what a first solve loads for good (code, imported
+    packages, BLAS buffers) is in the memory baseline and not on the clock; the seconds it
+    took.  A failing warm-up is ignored (the timed run reports the failure)."""
+    tic = time.monotonic()
+    backend.prepare()
+    if warm_up is not None:
+        from convexbench.programs.scaling import unit_scaled
+
+        with threadpool_limits(limits=threads):
+            try:
+                backend.run(unit_scaled(warm_up)[0], preset, time_limit=None, threads=threads)
+            except Exception:  # noqa: BLE001 - reported by the timed run if it matters
+                pass
+        touch_blas_workspace()
+    return time.monotonic() - tic
+
+
 def _child(conn: Connection, backend: Backend, program: ConvexProgram, preset: Preset,
            deadline: float | None, threads: int, memory_limit_mb: float | None,
-           stderr_path: str) -> None:
-    """Child process body: redirect stderr, cap memory, run, send the result.
+           stderr_path: str, warm_up: ConvexProgram | None = None) -> None:
+    """Child process body: redirect stderr, prepare/warm up, cap memory, run, send the result.
 
     ``deadline`` is a ``time.monotonic()`` instant (one clock for every process of the
-    machine): the backend gets the time left until it as its ``time_limit``.
+    machine): the backend gets the time left until it as its ``time_limit``; the
+    preparation and warm-up (:func:`warm_up_backend`) move it later by the time they took.
     """
     fd = os.open(stderr_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(fd, 2)
     os.close(fd)
     faulthandler.disable()  # an inherited handler would dump to the parent's terminal
     try:
+        setup = warm_up_backend(backend, warm_up, preset, threads)
+        if deadline is not None:
+            deadline += setup
         if memory_limit_mb is not None:
             cap_address_space(memory_limit_mb)
-        conn.send(("started", rss_mb()))
+        conn.send(("started", rss_mb(), setup))
         time_limit = None if deadline is None else deadline - time.monotonic()
         if time_limit is not None and time_limit <= 0:
             conn.send(("done", RawRun(
@@ -156,11 +185,13 @@ def run_isolated(
     grace: float = DEFAULT_GRACE,
     start_method: str | None = None,
     poll: float = 0.02,
+    warm_up: ConvexProgram | None = None,
 ) -> IsolatedRun:
     """Run ``backend`` on ``program`` in a child process; never raises for the child's fate.
 
-    ``time_limit`` counts from this call (child start-up included); the child is killed
-    ``grace`` seconds after it runs out.
+    ``time_limit`` counts from this call (child start-up included; ``backend.prepare()`` and
+    the ``warm_up`` solve excluded: the limit and ``elapsed`` are moved by the time they took);
+    the child is killed ``grace`` seconds after it runs out.
     """
     start = time.monotonic()
     ctx = _context(start_method or default_start_method())
@@ -173,7 +204,7 @@ def run_isolated(
     process = ctx.Process(
         target=_child, daemon=True, name=f"convexbench-{backend.name}",
         args=(sender, backend, program, preset, deadline, threads, memory_limit_mb,
-              stderr_name))
+              stderr_name, warm_up))
     deadline_span = time_limit + grace if limited else None
     process.start()
     sender.close()
@@ -181,6 +212,7 @@ def run_isolated(
     sampled_peak = 0.0
     message: tuple | None = None
     killed_for: str | None = None
+    setup = 0.0
     try:
         while True:
             if receiver.poll(poll):
@@ -189,13 +221,16 @@ def run_isolated(
                 except (EOFError, OSError):
                     break  # the child died before sending its result
                 if item[0] == "started":
-                    baseline = item[1]
+                    baseline, setup = item[1], item[2]
+                    if deadline_span is not None:
+                        deadline_span += setup
                     continue
                 message = item
                 break
             if not process.is_alive() and not receiver.poll(0):
                 break
-            rss = rss_mb(process.pid) if process.is_alive() else None
+            # sampled from the baseline on (not during the preparation and warm-up)
+            rss = rss_mb(process.pid) if process.is_alive() and baseline is not None else None
             if rss is not None:
                 sampled_peak = max(sampled_peak, rss)
                 if (memory_limit_mb is not None and baseline is not None
@@ -213,7 +248,7 @@ def run_isolated(
             process.kill()
             process.join(timeout=5)
         receiver.close()
-    elapsed = time.monotonic() - start
+    elapsed = time.monotonic() - start - setup
     tail = _stderr_tail(stderr_path)
     stderr_path.unlink(missing_ok=True)
     peak = sampled_peak or None

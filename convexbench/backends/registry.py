@@ -1,4 +1,4 @@
-"""Every known backend by name: cvxpy solvers, the native solver, test backends.
+"""Every known backend by name: cvxpy solvers, the native solver, scnn, test backends.
 
 The native backend (``convexbench.backends.native``) is imported lazily and defensively: if
 it is missing or fails to import, it is listed as unavailable with the reason and every other
@@ -12,6 +12,7 @@ import functools
 from convexbench.backends.base import Backend, BackendInfo, RawRun
 from convexbench.backends.cvxpy_conic import cvxpy_backends
 from convexbench.backends.presets import Preset
+from convexbench.backends.scnn import scnn_backends
 from convexbench.backends.testing import TEST_BACKENDS, test_backends_enabled
 from convexbench.errors import UnavailableError
 from convexbench.programs.base import ConvexProgram
@@ -72,6 +73,7 @@ def _production_backends() -> dict[str, Backend]:
     backends: dict[str, Backend] = dict(cvxpy_backends())
     native = _native()
     backends[native.name] = native
+    backends.update(scnn_backends())  # listed as unavailable, with the reason, without scnn
     return backends
 
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 from threadpoolctl import threadpool_limits
 
 from convexbench.backends.base import Backend, RawRun, SolveResult
-from convexbench.backends.isolation import DEFAULT_GRACE, run_isolated
+from convexbench.backends.isolation import DEFAULT_GRACE, run_isolated, warm_up_backend
 from convexbench.backends.presets import Preset, get_preset
 from convexbench.backends.registry import get_backend, safe_info
 from convexbench.backends.resources import PeakMemory
@@ -42,8 +42,12 @@ def solve(
     grace: float = DEFAULT_GRACE,
     start_method: str | None = None,
     with_certificate: bool = True,
+    warm_up: ConvexProgram | None = None,
 ) -> SolveResult:
     """Solve ``program`` with ``backend`` and certify the answer independently.
+
+    ``warm_up``: a small program solved once, untimed, before the run (in the same process,
+    child or not), so that the memory baseline holds what a first solve loads for good.
 
     ``with_certificate=False`` is for intermediate iterates that are never reported (e.g. the rounds
     of column generation): the objective is recomputed but no certificate is built, and the
@@ -76,7 +80,7 @@ def solve(
     return run_backend(program, chosen, preset, time_limit=time_limit, threads=threads,
                        isolate=isolate, memory_limit_mb=memory_limit_mb, grace=grace,
                        start_method=start_method, version=info.version,
-                       with_certificate=with_certificate)
+                       with_certificate=with_certificate, warm_up=warm_up)
 
 
 def needs_isolation(backend: Backend, time_limit: float | None,
@@ -101,10 +105,16 @@ def run_backend(
     start_method: str | None = None,
     version: str | None = None,
     with_certificate: bool = True,
+    warm_up: ConvexProgram | None = None,
 ) -> SolveResult:
-    """Run an available backend (in-process or isolated) and certify; checks nothing else."""
+    """Run an available backend (in-process or isolated) and certify; checks nothing else.
+
+    ``backend.prepare()`` and the ``warm_up`` solve (see :func:`solve`) are off the clock.
+    """
     if isolate is None:
         isolate = needs_isolation(backend, time_limit, memory_limit_mb)
+    if not isolate:
+        warm_up_backend(backend, warm_up, preset, threads)
     start = time.perf_counter()
     # the solver sees unit-size data (its absolute tolerances then mean the same at every
     # scale); its answer is mapped back and certified on the program as given
@@ -112,7 +122,7 @@ def run_backend(
     if isolate:
         outcome = run_isolated(backend, scaled, preset, time_limit=time_limit, threads=threads,
                                memory_limit_mb=memory_limit_mb, grace=grace,
-                               start_method=start_method)
+                               start_method=start_method, warm_up=warm_up)
         raw, wall, elapsed = outcome.raw, outcome.run_seconds, outcome.elapsed
         peak, baseline = outcome.peak_memory_mb, outcome.memory_baseline_mb
     else:
@@ -214,6 +224,7 @@ def certify_run(
         isolated=isolated,
         tolerance=preset.tol,
         time_limit=time_limit,
+        trace=tuple(tuple(point) for point in raw.extra.get("trace", ())),
     )
 
 

@@ -4,7 +4,7 @@ Numpy only, hand-written gradients; see :func:`train_two_layer` and :func:`train
 """
 
 from convexbench.baselines.optimizers import SGD, Adam, Optimizer, default_lr, make_optimizer
-from convexbench.baselines.records import Network, TrainResult, accuracy, predict_labels
+from convexbench.baselines.records import Network, TrainResult
 from convexbench.baselines.three_layer import (
     init_three_layer,
     project_form_a,
@@ -19,12 +19,10 @@ __all__ = [
     "Network",
     "Optimizer",
     "TrainResult",
-    "accuracy",
     "default_lr",
     "init_three_layer",
     "init_two_layer",
     "make_optimizer",
-    "predict_labels",
     "project_form_a",
     "three_layer_gradient",
     "train_three_layer",

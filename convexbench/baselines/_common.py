@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from convexbench.arrays import check_data
 from convexbench.baselines._loop import LoopOutcome, LoopSettings
 from convexbench.baselines.optimizers import OPTIMIZERS, SCHEDULES, default_clip, default_lr
 from convexbench.baselines.records import Network, TrainResult
@@ -14,18 +15,12 @@ DEFAULT_ITERATIONS = 2000
 DEFAULT_DIVERGE_FACTOR = 1e8
 
 
-def check_data(
+def check_inputs(
     X: np.ndarray, y: np.ndarray, loss: str | Loss
 ) -> tuple[np.ndarray, np.ndarray, Loss]:
-    """``X`` as a 2-D float array, ``y`` as a 1-D float array, and the loss object."""
-    X = np.asarray(X, dtype=float)
-    y = np.asarray(y, dtype=float).reshape(-1)
-    if X.ndim != 2:
-        raise UserError(f"X must be a 2-D array, got shape {X.shape}")
-    if X.shape[0] != y.shape[0]:
-        raise UserError(f"X has {X.shape[0]} rows but y has {y.shape[0]} entries")
-    if X.shape[0] == 0:
-        raise UserError("X has no rows")
+    """The validated data (:func:`convexbench.arrays.check_data`) and the loss object, whose
+    labels it checks."""
+    X, y = check_data(X, y)
     loss_obj = get_loss(loss) if isinstance(loss, str) else loss
     loss_obj.check_labels(y)
     return X, y, loss_obj

@@ -1,4 +1,4 @@
-"""What a non-convex training run returns, and the accuracy of a network on +/-1 labels."""
+"""What a non-convex training run returns."""
 
 from __future__ import annotations
 
@@ -46,16 +46,3 @@ class TrainResult:
     def seconds(self) -> float:
         """Wall time of the run (the last logged time)."""
         return float(self.trace_seconds[-1]) if self.trace_seconds.size else 0.0
-
-
-def predict_labels(network: Network, X: np.ndarray) -> np.ndarray:
-    """+/-1 labels from the sign of the prediction (a prediction of exactly 0 counts as +1)."""
-    return np.where(network.predict(X) >= 0.0, 1.0, -1.0)
-
-
-def accuracy(network: Network, X: np.ndarray, y: np.ndarray) -> float:
-    """Fraction of samples whose +/-1 label ``y`` matches the sign of the prediction."""
-    y = np.asarray(y, dtype=float)
-    if y.size == 0:
-        return float("nan")
-    return float(np.mean(predict_labels(network, X) == y))

@@ -16,7 +16,7 @@ from convexbench.baselines._common import (
     DEFAULT_DIVERGE_FACTOR,
     DEFAULT_ITERATIONS,
     build_result,
-    check_data,
+    check_inputs,
     check_scales,
     positive_int,
     resolve_settings,
@@ -121,7 +121,7 @@ def train_three_layer(
     started = time.perf_counter()
     if form not in FORMS:
         raise UserError(f"unknown form {form!r}; choose one of {', '.join(FORMS)}")
-    X, y, loss_obj = check_data(X, y, loss)
+    X, y, loss_obj = check_inputs(X, y, loss)
     n, d = X.shape
     n_subnetworks = positive_int("n_subnetworks", n_subnetworks)
     m1 = positive_int("m1", m1)

@@ -13,7 +13,7 @@ from convexbench.baselines._common import (
     DEFAULT_DIVERGE_FACTOR,
     DEFAULT_ITERATIONS,
     build_result,
-    check_data,
+    check_inputs,
     check_scales,
     positive_int,
     resolve_settings,
@@ -84,7 +84,7 @@ def train_two_layer(
     shuffling) comes from ``numpy.random.default_rng(seed)``.
     """
     started = time.perf_counter()
-    X, y, loss_obj = check_data(X, y, loss)
+    X, y, loss_obj = check_inputs(X, y, loss)
     n, d = X.shape
     width = positive_int("width", width)
     check_scales(beta, init_scale)

@@ -41,13 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"convexbench {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
-        try:
-            module = importlib.import_module(f"convexbench.cli.{name}")
-        except ModuleNotFoundError as exc:  # a subcommand not written yet
-            if exc.name == f"convexbench.cli.{name}":
-                continue
-            raise
-        module.register(subparsers)
+        importlib.import_module(f"convexbench.cli.{name}").register(subparsers)
     return parser
 
 

@@ -10,8 +10,6 @@ from typing import Any
 
 import numpy as np
 
-from convexbench.errors import UserError
-
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group(required=True)
@@ -30,16 +28,14 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_data_from_args(args: argparse.Namespace):
     """(X, y, X_test, y_test, name) from ``--data`` or ``--dataset``."""
-    if getattr(args, "data", None):
+    if args.data:
         from convexbench.io import load_npz
 
         X, y, X_test, y_test = load_npz(args.data)
         return X, y, X_test, y_test, args.data
-    try:
-        from convexbench.data import load_dataset
-    except ImportError:
-        raise UserError("dataset support is not available in this installation") from None
-    ds = load_dataset(args.dataset, seed=getattr(args, "seed", 0) or 0)
+    from convexbench.data import load_dataset
+
+    ds = load_dataset(args.dataset, seed=args.seed)
     return ds.X_train, ds.y_train, ds.X_test, ds.y_test, ds.name
 
 

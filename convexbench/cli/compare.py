@@ -10,9 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from convexbench.errors import UserError
+from convexbench.names import DEFAULT_PRESET, LOSSES, MODELS, PRESET_NAMES
 
-MODELS = ("relu2", "gated2", "relu3")
-LOSSES = ("squared", "hinge", "logistic")
 SHOWN = ["problem", "backend", "status", "verified", "status_agrees", "objective",
          "rel_diff_best", "compile_s", "solve_s", "wall_s", "peak_memory_mb", "sgm_ratio"]
 
@@ -40,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="use only the first N training samples")
     parser.add_argument("--backends", default="all",
                         help="'all' or a comma-separated list (default all)")
-    parser.add_argument("--accuracy", choices=("low", "medium", "high"), default="medium")
+    parser.add_argument("--accuracy", choices=PRESET_NAMES, default=DEFAULT_PRESET)
     parser.add_argument("--repeat", type=int, default=1, help="cold repetitions (default 1)")
     parser.add_argument("--time-limit", type=float, default=300.0, metavar="S",
                         help="seconds per run; failures are charged at it (default 300)")
@@ -66,11 +65,8 @@ def _load_sources(args: argparse.Namespace) -> list[tuple[str, np.ndarray, np.nd
 
         X, y, _, _ = load_npz(args.data)
         return [(Path(args.data).stem, X, y)]
-    try:
-        from convexbench.data import load_dataset
-    except ImportError:
-        raise UserError("--dataset needs convexbench.data.load_dataset, which this "
-                        "installation does not provide yet; use --data FILE.npz") from None
+    from convexbench.data import load_dataset
+
     sources = []
     for name in args.dataset:
         dataset = load_dataset(name, seed=args.seed)

@@ -43,7 +43,7 @@ def claims_lines(claims) -> str:
     ``partial`` and ``not tested`` are missing evidence, not failures; they are listed so a
     reader sees what the run did not measure.
     """
-    from convexbench.experiments.claims import claims_summary
+    from convexbench.analysis.claims import claims_summary
 
     lines = []
     for claim in claims:
@@ -56,7 +56,7 @@ def claims_lines(claims) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from convexbench.experiments.reproduce import reproduce
+    from convexbench.orchestration import reproduce
 
     result = reproduce(args.mode, args.out, jobs=args.jobs, results_dir=args.results,
                        resume=not args.fresh, progress=not args.no_progress,

@@ -28,6 +28,7 @@ import numbers
 from pathlib import Path
 from typing import Any
 
+from convexbench.arrays import to_pm1
 from convexbench.data import fashion_mnist, openml_source, synthetic, uci
 from convexbench.data.cache import (
     ChecksumError,
@@ -41,7 +42,7 @@ from convexbench.data.cache import (
 )
 from convexbench.data.dataset import Dataset
 from convexbench.data.registry import FAMILIES, DatasetSpec, family_table, parse_name
-from convexbench.data.splits import one_hot, one_vs_rest, standardize, stratified_split, to_pm1
+from convexbench.data.splits import one_hot, one_vs_rest, standardize, stratified_split
 from convexbench.errors import UnavailableError, UserError
 
 __all__ = [

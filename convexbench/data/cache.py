@@ -25,7 +25,7 @@ import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -77,12 +77,12 @@ class DataFile:
 
 @dataclass(frozen=True)
 class Fetched:
-    """The verified bytes of a :class:`DataFile` and where they came from."""
+    """The bytes of a :class:`DataFile`, verified against its sha256 (a mismatch raises
+    :class:`ChecksumError` instead), and where they came from."""
 
     data: bytes
     origin: str  # "bundled" | "mirror" | "cache" | "download"
     location: str
-    sha256_ok: bool = field(default=True)
 
 
 def cache_dir() -> Path:

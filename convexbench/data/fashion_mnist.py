@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from convexbench.arrays import to_pm1
 from convexbench.data.cache import (
     ChecksumError,
     DataFile,
@@ -49,7 +50,7 @@ from convexbench.data.cache import (
 )
 from convexbench.data.dataset import Dataset
 from convexbench.data.registry import DatasetSpec, Options, family_table, registry
-from convexbench.data.splits import balanced_indices, rng_for, standardize_inplace, to_pm1
+from convexbench.data.splits import balanced_indices, rng_for, standardize_inplace
 from convexbench.errors import UnavailableError, UserError
 
 __all__ = ["data_files", "load", "load_official", "parse_classes", "read_idx"]

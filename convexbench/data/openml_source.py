@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from convexbench.arrays import to_pm1
 from convexbench.data.cache import (
     OFFLINE_HINT,
     ChecksumError,
@@ -37,7 +38,7 @@ from convexbench.data.cache import (
 )
 from convexbench.data.dataset import Dataset
 from convexbench.data.registry import DatasetSpec, Options, family_table, registry
-from convexbench.data.splits import rng_for, standardize, stratified_split, to_pm1
+from convexbench.data.splits import rng_for, standardize, stratified_split
 from convexbench.errors import UnavailableError, UserError
 
 __all__ = ["convert", "load", "stored_copies"]

@@ -6,7 +6,7 @@ loader (train sampling, test sampling, shuffling) never share a stream.
 
 Label conventions used by all loaders:
 
-* binary tasks: ``y`` in ``{-1.0, +1.0}`` (:func:`to_pm1`);
+* binary tasks: ``y`` in ``{-1.0, +1.0}`` (:func:`convexbench.arrays.to_pm1`);
 * multi-class tasks: ``y`` in ``{0.0, 1.0, ..., C-1}``; :func:`one_hot` and
   :func:`one_vs_rest` turn them into ``(n, C)`` targets;
 * regression: real ``y``.
@@ -30,7 +30,6 @@ __all__ = [
     "standardize",
     "standardize_inplace",
     "stratified_split",
-    "to_pm1",
 ]
 
 
@@ -87,11 +86,6 @@ def standardize_inplace(X_train: np.ndarray, X_test: np.ndarray) -> Standardizer
     X_test -= mean
     X_test /= scale
     return Standardizer(mean=mean, scale=scale)
-
-
-def to_pm1(labels: np.ndarray, positive: int | float) -> np.ndarray:
-    """Map ``labels == positive`` to ``+1.0`` and everything else to ``-1.0``."""
-    return np.where(np.asarray(labels) == positive, 1.0, -1.0)
 
 
 def one_hot(y: np.ndarray, n_classes: int | None = None) -> np.ndarray:

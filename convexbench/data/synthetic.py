@@ -41,6 +41,7 @@ __all__ = [
     "load",
     "lowrank_basis",
     "lowrank_gaussian",
+    "planted_data",
     "planted_teacher",
     "spiral",
     "teacher_dataset",
@@ -87,6 +88,28 @@ def planted_teacher(d: int, width: int = 4, depth: int = 2, seed: int = 0) -> Te
         layers.append(rng.standard_normal((width, width)) * np.sqrt(2.0 / width))
     a = np.where(np.arange(width) % 2 == 0, 1.0, -1.0)
     return Teacher(layers=tuple(layers), a=a)
+
+
+def planted_data(n: int, d: int, seed: int = 0, *, hidden: int = 4, noise: float = 0.1,
+                 sphere: bool = False, bias: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded regression data for benchmarks and tests: ``X ~ N(0, I_d)`` (rows scaled to the
+    unit sphere with ``sphere``; a column of ones appended with ``bias``) and
+    ``y = relu(X U) a + noise * eps`` from a Gaussian teacher with ``hidden`` neurons.
+
+    One generator ``default_rng(seed)`` draws, in order, X, U (d', hidden), a and eps, so the
+    same arguments give the same arrays on every machine.  (The dataset family
+    ``synthetic:teacher2`` is the documented, normalized counterpart for experiments.)
+    """
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    if sphere:
+        X /= np.linalg.norm(X, axis=1, keepdims=True)
+    if bias:
+        X = np.hstack([X, np.ones((n, 1))])
+    U = rng.standard_normal((X.shape[1], hidden))
+    a = rng.standard_normal(hidden)
+    y = np.maximum(X @ U, 0.0) @ a + noise * rng.standard_normal(n)
+    return X, y
 
 
 def gaussian_inputs(n: int, d: int, seed: int = 0, dist: str = "gaussian") -> np.ndarray:

@@ -7,7 +7,6 @@ caught, so an interrupted cell is simply not stored and a resumed run executes i
 
 from __future__ import annotations
 
-import inspect
 import os
 import socket
 import time
@@ -17,9 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from convexbench.arrays import accuracy, is_pm1
 from convexbench.experiments.cells import RunCell
 from convexbench.experiments.provenance import now
 from convexbench.experiments.store import CellResult, to_jsonable
+from convexbench.names import DEFAULT_PRESET
 
 TRACE_POINTS = 60  # objective-trace points kept per baseline run
 
@@ -29,29 +30,14 @@ _TEST_HOOK_ENV = "CONVEXBENCH_TEST_CELL_SLEEP"  # tests: seconds to sleep in eve
 @lru_cache(maxsize=16)
 def load_data(name: str, seed: int = 0) -> Any:
     """A :class:`~convexbench.data.dataset.Dataset` by name (cached per process)."""
-    try:
-        from convexbench.data import load_dataset  # the public loader, when present
-    except ImportError:
-        load_dataset = None
-    if load_dataset is not None:
-        return load_dataset(name, seed=seed)
-    import importlib
+    from convexbench.data import load_dataset
 
-    from convexbench.data.registry import parse_name
-
-    spec = parse_name(name)
-    module = {"synthetic": "synthetic", "uci": "uci", "fashion-mnist": "fashion_mnist",
-              "openml": "openml_source"}[spec.family]
-    return importlib.import_module(f"convexbench.data.{module}").load(spec, seed=seed)
+    return load_dataset(name, seed=seed)
 
 
 def effective_beta(cell: RunCell, n: int) -> float:
     """The regularization weight actually used: ``beta * n`` or ``beta`` (see beta_scale)."""
     return cell.beta * n if cell.beta_scale == "n" else cell.beta
-
-
-def _is_pm1(y: np.ndarray) -> bool:
-    return bool(np.all(np.isin(y, (-1.0, 1.0))))
 
 
 def _flatten(record: dict[str, Any]) -> dict[str, Any]:
@@ -65,14 +51,6 @@ def _flatten(record: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _solve_supports(*names: str) -> bool:
-    from convexbench.backends import solve
-
-    params = inspect.signature(solve).parameters
-    return all(name in params for name in names) or any(
-        p.kind == p.VAR_KEYWORD for p in params.values())
-
-
 def run_convex(cell: RunCell) -> dict[str, Any]:
     """Solve the convex program of the cell, certify it and describe the result."""
     from convexbench.training import train_convex
@@ -81,12 +59,12 @@ def run_convex(cell: RunCell) -> dict[str, Any]:
     ds = load_data(cell.dataset, opts.get("data_seed", 0))
     beta = effective_beta(cell, ds.n_train)
     extra: dict[str, Any] = {}
-    if cell.memory_limit_mb is not None and _solve_supports("isolate", "memory_limit_mb"):
+    if cell.memory_limit_mb is not None:
         extra = {"isolate": True, "memory_limit_mb": cell.memory_limit_mb}
     training = train_convex(
         ds.X_train, ds.y_train, model=cell.model, beta=beta, loss=opts.get("loss", "squared"),
         patterns=opts.get("patterns", 50), m1=opts.get("m1", 2), form=opts.get("form", "A"),
-        seed=cell.seed, backend=cell.method, accuracy_preset=opts.get("accuracy", "medium"),
+        seed=cell.seed, backend=cell.method, accuracy_preset=opts.get("accuracy", DEFAULT_PRESET),
         time_limit=cell.time_limit, X_test=ds.X_test, y_test=ds.y_test,
         limit=opts.get("limit"), refine_rounds=opts.get("refine") or 0, **extra,
     )
@@ -98,7 +76,7 @@ def run_convex(cell: RunCell) -> dict[str, Any]:
 
 def run_baseline(cell: RunCell) -> dict[str, Any]:
     """Train the non-convex network of the cell by SGD or Adam."""
-    from convexbench.baselines import accuracy, train_three_layer, train_two_layer
+    from convexbench.baselines import train_three_layer, train_two_layer
 
     opts = cell.params
     ds = load_data(cell.dataset, opts.get("data_seed", 0))
@@ -128,10 +106,10 @@ def run_baseline(cell: RunCell) -> dict[str, Any]:
         "beta_effective": beta, "n_train": ds.n_train, "n_test": ds.n_test, "d": ds.d,
         "task": ds.task, "lr": result.params.get("lr"),
     }
-    if _is_pm1(ds.y_train):
-        record["train_accuracy"] = accuracy(result.network, ds.X_train, ds.y_train)
-    if _is_pm1(ds.y_test):
-        record["test_accuracy"] = accuracy(result.network, ds.X_test, ds.y_test)
+    if is_pm1(ds.y_train):
+        record["train_accuracy"] = accuracy(result.network.predict(ds.X_train), ds.y_train)
+    if is_pm1(ds.y_test):
+        record["test_accuracy"] = accuracy(result.network.predict(ds.X_test), ds.y_test)
     return record
 
 

@@ -43,10 +43,8 @@ def cpu_model() -> str:
 
 def blas_info() -> list[dict[str, Any]]:
     """BLAS/OpenMP libraries loaded and their thread counts (via threadpoolctl)."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return []
+    from threadpoolctl import threadpool_info
+
     keep = ("user_api", "internal_api", "num_threads", "version", "prefix")
     return [{k: info.get(k) for k in keep} for info in threadpool_info()]
 
@@ -66,10 +64,8 @@ def git_commit(start: Path | None = None) -> dict[str, Any] | None:
 
 def backend_versions() -> dict[str, Any]:
     """Every backend the suite knows, with installed/available flags and version."""
-    try:
-        from convexbench.backends import all_backends
-    except ImportError:
-        return {}
+    from convexbench.backends import all_backends
+
     out: dict[str, Any] = {}
     for name, backend in all_backends().items():
         try:

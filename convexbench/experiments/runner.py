@@ -13,7 +13,7 @@ import os
 import secrets
 import signal
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,16 +52,16 @@ class RunSummary:
 
 def _init_worker() -> None:
     """Process-pool worker setup: one BLAS thread, Ctrl-C handled by the main process."""
+    from threadpoolctl import threadpool_limits
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1)
-    except ImportError:
-        pass
+    threadpool_limits(1)
 
 
-def _local_results(pending: list[RunCell], jobs: int) -> Iterator[tuple[RunCell, CellResult]]:
+CellResults = Generator[tuple[RunCell, CellResult], None, None]
+
+
+def _local_results(pending: list[RunCell], jobs: int) -> CellResults:
     if jobs <= 1:
         for cell in pending:
             yield cell, execute_cell(cell)
@@ -92,7 +92,7 @@ def _local_results(pending: list[RunCell], jobs: int) -> Iterator[tuple[RunCell,
 
 
 def _dask_results(pending: list[RunCell], scheduler: Any, jobs: int
-                  ) -> Iterator[tuple[RunCell, CellResult]]:
+                  ) -> CellResults:
     try:
         from distributed import Client, LocalCluster, as_completed
     except ImportError:
@@ -188,9 +188,7 @@ def run_spec(
                 if on_cell is not None:
                     on_cell(cell, result)
         finally:
-            close = getattr(results, "close", None)
-            if close is not None:
-                close()
+            results.close()
     except KeyboardInterrupt:
         interrupted = True
     finally:

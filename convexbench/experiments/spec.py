@@ -51,9 +51,9 @@ from pathlib import Path
 from typing import Any
 
 from convexbench.errors import UserError
+from convexbench.names import DEFAULT_PRESET, LOSSES, MODELS, PRESET_NAMES
 
 KINDS = ("training", "arrangement")
-MODELS = ("relu2", "gated2", "relu3")
 OPTIMIZERS = ("sgd", "adam")
 BETA_SCALES = ("n", "absolute")
 ROLES = ("comparison", "uci-table", "fmnist-table", "sparsity", "global", "backends",
@@ -110,7 +110,7 @@ class ExperimentSpec:
     repetitions: int = 1
     baselines: tuple[BaselineSpec, ...] = ()
     loss: str = "squared"
-    accuracy: str = "medium"
+    accuracy: str = DEFAULT_PRESET
     time_limit: float | None = None
     memory_limit_mb: float | None = None
     data_seed: int = 0
@@ -241,9 +241,8 @@ def _experiment(raw: dict[str, Any], source: str) -> ExperimentSpec:
         _choice(role, ROLES, "roles", where)
     common = dict(
         name=name, kind=kind, roles=roles, description=str(raw.get("description", "")),
-        loss=str(raw.get("loss", "squared")),
-        accuracy=_choice(raw.get("accuracy", "medium"), ("low", "medium", "high"),
-                         "accuracy", where),
+        loss=_choice(str(raw.get("loss", "squared")), LOSSES, "loss", where),
+        accuracy=_choice(raw.get("accuracy", DEFAULT_PRESET), PRESET_NAMES, "accuracy", where),
         time_limit=_optional_positive(raw, "time_limit", where),
         memory_limit_mb=_optional_positive(raw, "memory_limit_mb", where),
         data_seed=int(raw.get("data_seed", 0)),

@@ -9,8 +9,8 @@ Entry points: :func:`solve_native` (one program), :func:`solve_path` (a decreasi
 with warm starts).  The backend wrapper is ``convexbench.backends.native.NativeBackend``.
 """
 
-from convexbench.native.api import SUPPORTED_LOSSES, solve_native, solve_path, unsupported_reason
+from convexbench.native.api import solve_native, solve_path, unsupported_reason
 from convexbench.native.working_set import NativeOptions, NativeRun
 
-__all__ = ["SUPPORTED_LOSSES", "NativeOptions", "NativeRun", "solve_native", "solve_path",
+__all__ = ["NativeOptions", "NativeRun", "solve_native", "solve_path",
            "unsupported_reason"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from convexbench.names import LOSSES
 from convexbench.native.group_lasso import fista_gated
 from convexbench.native.working_set import NativeOptions, NativeRun, solve_working_set
 from convexbench.programs.base import ConvexProgram, Solution
@@ -13,7 +14,6 @@ from convexbench.programs.relu2 import Relu2Program
 from convexbench.programs.relu3 import Relu3Program
 from convexbench.programs.scaling import from_scaled, to_scaled, unit_scaled
 
-SUPPORTED_LOSSES = ("squared", "hinge", "logistic")
 METHODS = ("working_set", "fista")
 
 
@@ -21,9 +21,9 @@ def unsupported_reason(program: ConvexProgram, method: str = "working_set") -> s
     """None when the native solver handles ``program``, else why not."""
     if not isinstance(program, (Relu2Program, GatedRelu2Program, Relu3Program)):
         return f"native: unknown program type {type(program).__name__}"
-    if program.loss.name not in SUPPORTED_LOSSES:
+    if program.loss.name not in LOSSES:
         return (f"native: the {program.loss.name} loss is not supported (supported: "
-                f"{', '.join(SUPPORTED_LOSSES)}); use a conic backend such as clarabel")
+                f"{', '.join(LOSSES)}); use a conic backend such as clarabel")
     if method not in METHODS:
         return f"native: unknown method {method!r}; choose one of {', '.join(METHODS)}"
     if method == "fista" and not isinstance(program, GatedRelu2Program):

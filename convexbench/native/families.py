@@ -12,15 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from convexbench.native.ipm import Gram, LowRankGram, PackedGram
-from convexbench.native.pricing import (
-    atom_price,
-    cone_price,
-    halfspace_bounds,
-    multiplier_bounds,
-)
-from convexbench.native.xp import get_array_module, to_host
+from convexbench.native.ipm import Gram, LowRankGram, PackedGram, RowWeightedGram
+from convexbench.native.pricing import atom_price, halfspace_bounds, multiplier_bounds
 from convexbench.programs.base import ConvexProgram, Solution
+from convexbench.programs.cones import cone_price
 from convexbench.programs.gated2 import GatedRelu2Program
 from convexbench.programs.relu2 import Relu2Program
 from convexbench.programs.relu3 import Relu3Program
@@ -65,10 +60,7 @@ class ColumnFamily:
         root = None if weights is None else np.sqrt(weights)
         b = self.adjoint(cols, y)
         if k * md > 2 * n:
-            A = self.prediction_blocks(cols)  # (k, n, md)
-            if root is not None:
-                A *= root[None, :, None]
-            return LowRankGram(A), b
+            return self._wide_gram(cols, root), b
         gram = PackedGram.empty(k * md, dtype)
         step = max(1, budget // max(k * md, 1))
         buffer = np.empty((min(step, n), k * md), dtype=dtype)  # the only chunk of A
@@ -80,6 +72,13 @@ class ColumnFamily:
             gram.add_rank_update(flat)
         gram.finish()
         return gram, b
+
+    def _wide_gram(self, cols: np.ndarray, root: np.ndarray | None) -> LowRankGram:
+        """The ``LowRankGram`` of W^(1/2) A (``root``: the diagonal of W^(1/2), or None)."""
+        A = self.prediction_blocks(cols)  # (k, n, md)
+        if root is not None:
+            A *= root[None, :, None]
+        return LowRankGram(A)
 
     def prediction_rows(self, cols: np.ndarray, rows: slice, out: np.ndarray) -> np.ndarray:
         """Rows ``rows`` of the stacked operator A = [A_c] written into ``out`` (nb, k m d)."""
@@ -196,6 +195,13 @@ class TwoLayerFamily(ColumnFamily):
         p, s = self._split(cols)
         return self.masks[:, p] * s[None, :]
 
+    def _wide_gram(self, cols, root):
+        """A_c = diag(a_c) X: the row-weighted form (no n x N array; C in Hadamard form)."""
+        coef = self.row_weights(cols)
+        if root is not None:
+            coef *= root[:, None]
+        return RowWeightedGram(np.asarray(self.X, dtype=float), coef)
+
     def prediction_rows(self, cols, rows, out):
         p, s = self._split(cols)
         weights = self.patterns[p][:, rows].T * s[None, :]  # (nb, k)
@@ -216,9 +222,7 @@ class TwoLayerFamily(ColumnFamily):
         return (2.0 * self.masks[:, p].T - 1.0) * (x @ self.X.T)
 
     def cheap_prices(self, lam):
-        xp = get_array_module()
-        masks, X = xp.asarray(self.masks), xp.asarray(self.X)
-        G = to_host(masks.T @ (xp.asarray(lam)[:, None] * X))  # (P, d): X^T D_p lam
+        G = self.masks.T @ (lam[:, None] * self.X)  # (P, d): X^T D_p lam
         norms = np.linalg.norm(G, axis=1)
         if self.gated:
             return norms, G
@@ -344,17 +348,14 @@ class ThreeLayerFamily(ColumnFamily):
         return np.concatenate([(fs * pre).transpose(0, 2, 1).reshape(k, -1), s2 * h], axis=1)
 
     def cheap_prices(self, lam):
-        xp = get_array_module()
         prog = self.program
         n, G, m = prog.first.shape
-        X, lam = xp.asarray(self.X), xp.asarray(lam)
         Gm = np.empty((G, m, self.d))
         pos, neg = np.empty((G, m)), np.empty((G, m))
         row_norms = np.linalg.norm(self.X, axis=1)
         for atoms in _chunks(G, n * m):  # (n, chunk, m) temporaries only
-            w = xp.asarray(prog.first[:, atoms]) * (
-                xp.asarray(prog.second[:, atoms]) * lam[:, None])[:, :, None]
-            Gm[atoms] = to_host(xp.einsum("ngm,nd->gmd", w, X))
+            w = prog.first[:, atoms] * (prog.second[:, atoms] * lam[:, None])[:, :, None]
+            Gm[atoms] = np.einsum("ngm,nd->gmd", w, self.X)
             # sum_j ||q_j|| <= 1: the cone-free price is max_j ||g_j||; keeping only the most
             # violated first-layer row of each neuron gives the halfspace bound of each neuron
             norms = np.linalg.norm(Gm[atoms], axis=2).ravel()

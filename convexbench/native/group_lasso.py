@@ -15,7 +15,6 @@ import numpy as np
 
 from convexbench.losses import SquaredLoss
 from convexbench.native.duality import relative_gap, scaled_dual_value
-from convexbench.native.xp import get_array_module, to_host
 
 _SQUARED = SquaredLoss()
 
@@ -32,14 +31,13 @@ class FistaRun:
 
 def _lipschitz(X, masks, iters: int = 50, seed: int = 0) -> float:
     """||A||^2 for A: U -> sum_i D_i X u_i, by power iteration (with a 2% safety margin)."""
-    xp = get_array_module()
     rng = np.random.default_rng(seed)
-    U = xp.asarray(rng.standard_normal((masks.shape[1], X.shape[1])))
+    U = rng.standard_normal((masks.shape[1], X.shape[1]))
     est = 1.0
     for _ in range(iters):
         z = (masks * (X @ U.T)).sum(axis=1)
         U = masks.T @ (z[:, None] * X)
-        est = float(xp.linalg.norm(U))
+        est = float(np.linalg.norm(U))
         U = U / est
     return 1.02 * est
 
@@ -50,12 +48,11 @@ def fista_gated(
     check_every: int = 10,
 ) -> FistaRun:
     """Solve the gated program to relative gap ``tol`` (masks: (n, P) 0/1 floats)."""
-    xp = get_array_module()
     start = time.perf_counter()
-    X, y, masks = xp.asarray(X), xp.asarray(y), xp.asarray(masks)
+    X, y, masks = np.asarray(X), np.asarray(y), np.asarray(masks)
     P, d = masks.shape[1], X.shape[1]
     step = 1.0 / _lipschitz(X, masks)
-    U = xp.zeros((P, d)) if U0 is None else xp.asarray(U0, dtype=float).copy()
+    U = np.zeros((P, d)) if U0 is None else np.asarray(U0, dtype=float).copy()
     V, t = U.copy(), 1.0
     trace: list[tuple[float, float, float]] = []
     gap, status, it = np.inf, "optimal_inaccurate", 0
@@ -63,12 +60,12 @@ def fista_gated(
         z = (masks * (X @ V.T)).sum(axis=1)
         G = masks.T @ ((z - y)[:, None] * X)  # gradient (P, d)
         W = V - step * G
-        nrm = xp.linalg.norm(W, axis=1)
-        shrink = xp.maximum(1.0 - step * beta / xp.maximum(nrm, 1e-300), 0.0)
+        nrm = np.linalg.norm(W, axis=1)
+        shrink = np.maximum(1.0 - step * beta / np.maximum(nrm, 1e-300), 0.0)
         U_new = W * shrink[:, None]
         t_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
         # adaptive restart (gradient scheme of O'Donoghue & Candes)
-        if float(xp.sum((V - U_new) * (U_new - U))) > 0:
+        if float(np.sum((V - U_new) * (U_new - U))) > 0:
             t_new, V = 1.0, U_new.copy()
         else:
             V = U_new + ((t - 1.0) / t_new) * (U_new - U)
@@ -76,9 +73,9 @@ def fista_gated(
         if it % check_every == 0:
             zu = (masks * (X @ U.T)).sum(axis=1)
             r = zu - y
-            obj = 0.5 * float(r @ r) + beta * float(xp.linalg.norm(U, axis=1).sum())
-            price = float(xp.linalg.norm(masks.T @ (r[:, None] * X), axis=1).max())
-            dual = scaled_dual_value(_SQUARED, to_host(y), beta, to_host(r), price)
+            obj = 0.5 * float(r @ r) + beta * float(np.linalg.norm(U, axis=1).sum())
+            price = float(np.linalg.norm(masks.T @ (r[:, None] * X), axis=1).max())
+            dual = scaled_dual_value(_SQUARED, y, beta, r, price)
             gap = relative_gap(obj, dual)
             trace.append((time.perf_counter() - start, obj, 0.0))
             if gap <= tol:
@@ -87,4 +84,4 @@ def fista_gated(
             if time_limit is not None and time.perf_counter() - start > time_limit:
                 status = "time_limit"
                 break
-    return FistaRun(to_host(U), status, it, time.perf_counter() - start, float(gap), trace)
+    return FistaRun(U, status, it, time.perf_counter() - start, float(gap), trace)

@@ -18,7 +18,12 @@ Two representations of H = A^T A (A: the n x N prediction operator of the workin
   resident-memory growth 90 -> 18 MB on relu2 n=1000, d=20, P=500).
 * ``LowRankGram`` (N > 2 n, e.g. d = 49 images with many active groups): A itself, and the
   Newton systems B + A^T A (B block diagonal) solved by the Woodbury identity with one
-  n x n Cholesky factor.
+  n x n Cholesky factor.  ``RowWeightedGram`` for two-layer columns A_c = diag(a_c) X keeps
+  X and the weights only, and builds the n x n matrix of the Woodbury identity in Hadamard
+  form for the columns without cone rows (n^2 k instead of n^2 k d flops an iteration).
+  Crossover measured on uci:breast-cancer-wisc-diag (n = 427, d = 30; one factorization and
+  four solves, one thread): relu2 11.5 / 10.1 ms (packed / row-weighted) at N = 2 n, 2.4 /
+  7.4 ms at N = n; gated2 10.0 / 3.6 ms at N = 2 n, 2.3 / 4.0 ms at N = n.
 
 Near the optimum the Newton systems lose accuracy: every direction gets one step of
 iterative refinement on the unreduced KKT system, and the best iterate is returned.
@@ -26,6 +31,7 @@ iterative refinement on the unreduced KKT system, and the best iterate is return
 
 from __future__ import annotations
 
+import mmap
 import time
 from dataclasses import dataclass
 
@@ -34,9 +40,20 @@ import scipy.sparse as sp
 from scipy.linalg import get_blas_funcs, get_lapack_funcs, lapack
 
 from convexbench.native.reduced import ReducedResult
-from convexbench.native.xp import zeros_mapped
 
 _PANEL = 16  # columns mirrored per step (bounds the temporaries of the mirror: N x 16)
+
+
+def zeros_mapped(shape: tuple[int, ...], dtype: type = np.float64) -> np.ndarray:
+    """A zero Fortran-ordered host array; from 1 MiB on in pages of its own (an anonymous
+    memory map, returned to the system when the array is freed).  Through malloc, freeing
+    the restricted solves' N x N arrays raised glibc's mmap threshold to their size, and the
+    heap then kept several MB more than was in use (measured: peak resident growth 13.7 ->
+    10.7 MB on the bench's relu2 n=1000 d=20 P=500, 11.5 -> 8.3 MB on gated2)."""
+    nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    if nbytes < 1 << 20:
+        return np.zeros(shape, dtype=dtype, order="F")
+    return np.ndarray(shape, dtype=dtype, buffer=mmap.mmap(-1, nbytes), order="F")
 
 
 @dataclass
@@ -85,8 +102,9 @@ class PackedGram:
         """Record the diagonal once all updates are in."""
         self.diag = np.diagonal(self.store).copy()
 
-    def factor(self, blocks: np.ndarray) -> bool:
-        """Cholesky of H + blockdiag(blocks) (k blocks of md x md) in the lower triangle."""
+    def factor(self, blocks: np.ndarray, soc: SocInverse | None = None) -> bool:
+        """Cholesky of H + blockdiag(blocks) (k blocks of md x md) in the lower triangle
+        (``soc``, the blocks' inverses in closed form, is of no use here)."""
         M, N = self.store, self.size
         starts = np.arange(blocks.shape[0]) * blocks.shape[1]
         diag = np.diag_indices(N)
@@ -172,6 +190,18 @@ class PackedGram:
 
 
 @dataclass
+class SocInverse:
+    """Closed-form inverses of the Newton blocks that are a second-order cone's alone (one
+    block of d per column, no cone rows): there B_c = S_c = (I - 2 w w^T / (2 w0^2 - 1)) /
+    eta^2 (``_Cones.inv_sq_blocks``, w = w_c[1:]), and as w0^2 - ||w||^2 = 1 (Sherman-Morrison)
+    B_c^{-1} = eta^2 (I + 2 w w^T): a multiple of the identity plus a rank-one term."""
+
+    eta2: np.ndarray  # (k,)
+    w: np.ndarray  # (k, d)
+    plain: np.ndarray  # (k,) bool: the columns whose block is S_c alone
+
+
+@dataclass
 class LowRankGram:
     """H = A^T A kept as its n x N factor A, in column blocks A_c (k, n, md): for working sets
     more than twice as wide as the data has rows (N > 2 n).  The Newton matrix B + A^T A
@@ -183,28 +213,44 @@ class LowRankGram:
         k, _, md = self.A.shape
         self.diag = np.einsum("knj,knj->kj", self.A, self.A).ravel()
         self._k, self._md = k, md
+        self._flat_A: np.ndarray | None = None  # A as one n x N array, made on first use
 
     @property
     def size(self) -> int:
         return self._k * self._md
 
     def matvec(self, x: np.ndarray) -> np.ndarray:
-        z = np.einsum("knj,kj->n", self.A, x.reshape(self._k, self._md))
-        return np.einsum("knj,n->kj", self.A, z).ravel()
+        return self._adjoint(self._apply(x))
 
     def full(self) -> np.ndarray:
         flat = self.A.transpose(1, 0, 2).reshape(self.A.shape[1], -1)
         return flat.T @ flat
 
-    def factor(self, blocks: np.ndarray) -> bool:
-        """B = blockdiag(blocks) = L L^T per block; C = I + A B^{-1} A^T = I + Y^T Y with
-        Y_c = L_c^{-1} A_c^T."""
-        scale = np.abs(np.diagonal(blocks, axis1=1, axis2=2)).max(axis=1)  # (k,)
+    def _apply(self, u: np.ndarray) -> np.ndarray:
+        """A u (n,)."""
+        return np.einsum("knj,kj->n", self.A, u.reshape(self._k, self._md))
+
+    def _adjoint(self, z: np.ndarray) -> np.ndarray:
+        """A^T z (N,)."""
+        return np.einsum("knj,n->kj", self.A, z).ravel()
+
+    def _closed_form(self, soc: SocInverse | None) -> np.ndarray:
+        """The columns whose B_c^{-1} is taken from ``soc`` (none here: see subclasses)."""
+        return np.zeros(self._k, dtype=bool)
+
+    def factor(self, blocks: np.ndarray, soc: SocInverse | None = None) -> bool:
+        """B = blockdiag(blocks) = L L^T per block (or in closed form from ``soc``, where a
+        subclass can use it); C = I + A B^{-1} A^T (``_sample_matrix``), Cholesky factored."""
+        self._plain = self._closed_form(soc)
+        self._soc = soc if self._plain.any() else None
+        self._rest = np.flatnonzero(~self._plain)
+        rest = blocks[self._rest]
+        scale = np.abs(np.diagonal(rest, axis1=1, axis2=2)).max(axis=1, initial=0.0)
         eye = np.eye(blocks.shape[1])
         for attempt in range(4):
             try:  # not numerically positive definite: a tiny ridge per block
                 ridge = 0.0 if attempt == 0 else 1e-15 * 100.0**attempt
-                self._L = np.linalg.cholesky(blocks + (ridge * scale)[:, None, None] * eye)
+                L = np.linalg.cholesky(rest + (ridge * scale)[:, None, None] * eye)
                 break
             except np.linalg.LinAlgError:
                 continue
@@ -213,31 +259,44 @@ class LowRankGram:
         # the blocks' triangular inverses, once per factor: the solves below are then
         # products (np.linalg.solve on L redid an LU per block and call: measured 6.6 of 14 s
         # on uci:conn-bench-sonar-mines-rocks, relu3, d = 60)
-        self._Linv = np.linalg.inv(self._L)
-        Y = self._Linv @ self.A.transpose(0, 2, 1)  # (k, md, n)
-        flat = Y.reshape(-1, Y.shape[2])
-        C = flat.T @ flat
-        del Y, flat
+        self._Linv = np.linalg.inv(L)
+        C = self._sample_matrix()
         C[np.diag_indices_from(C)] += 1.0
         self._C, info = lapack.dpotrf(C, lower=1, overwrite_a=1)
         return info == 0
 
+    def _sample_matrix(self) -> np.ndarray:
+        """A B^{-1} A^T = Y^T Y (n x n), Y_c = L_c^{-1} A_c^T."""
+        Y = self._Linv @ self.A.transpose(0, 2, 1)  # (k, md, n)
+        flat = Y.reshape(-1, Y.shape[2])
+        return flat.T @ flat
+
     def _block_solve(self, v: np.ndarray) -> np.ndarray:
-        """B^{-1} v = L^{-T} L^{-1} v, block by block."""
-        w = np.einsum("kij,kj->ki", self._Linv, v.reshape(self._k, self._md))
-        return np.einsum("kji,kj->ki", self._Linv, w).reshape(-1)
+        """B^{-1} v: L^{-T} L^{-1} v block by block, in closed form for the ``_plain`` columns
+        (a Cholesky factor of S_c = (I - 2 w w^T / (2 w0^2 - 1)) / eta^2 loses its smallest
+        eigenvalue as w0 grows; mixing the two inverses in one Woodbury solve stalled the
+        method at a relative gap ~1e-7: measured on uci:breast-cancer-wisc-diag, gated2)."""
+        v = v.reshape(self._k, self._md)
+        out = np.empty_like(v)
+        if len(self._rest):
+            w = np.einsum("kij,kj->ki", self._Linv, v[self._rest])
+            out[self._rest] = np.einsum("kji,kj->ki", self._Linv, w)
+        if self._soc is not None:
+            p, soc = self._plain, self._soc
+            wv = np.einsum("ki,ki->k", soc.w[p], v[p])
+            out[p] = soc.eta2[p, None] * (v[p] + 2.0 * wv[:, None] * soc.w[p])
+        return out.reshape(-1)
 
     def solve(self, rhs: np.ndarray) -> np.ndarray:
         """(B + A^T A)^{-1} rhs = u - B^{-1} A^T C^{-1} A u with u = B^{-1} rhs."""
         u = self._block_solve(rhs)
-        Au = np.einsum("knj,kj->n", self.A, u.reshape(self._k, self._md))
-        w = lapack.dpotrs(self._C, Au, lower=1)[0]
-        return u - self._block_solve(np.einsum("knj,n->kj", self.A, w).ravel())
+        w = lapack.dpotrs(self._C, self._apply(u), lower=1)[0]
+        return u - self._block_solve(self._adjoint(w))
 
     # -- views of H for the active-set Newton method (``newton.py``)
     def _flat(self) -> np.ndarray:
         """A as one n x N array (made once, on first use)."""
-        if getattr(self, "_flat_A", None) is None:
+        if self._flat_A is None:
             self._flat_A = self.A.transpose(1, 0, 2).reshape(self.A.shape[1], -1)
         return self._flat_A
 
@@ -254,6 +313,87 @@ class LowRankGram:
     def diag_blocks(self, md: int) -> np.ndarray:
         """The k diagonal blocks H_cc (k, md, md) (``md``: the column width)."""
         return np.einsum("kni,knj->kij", self.A, self.A)
+
+
+class RowWeightedGram(LowRankGram):
+    """A ``LowRankGram`` whose columns weight the rows of the data, A_c = diag(a_c) X (two-layer
+    models, m = 1; ``coef`` = (n, k) the a_c): products through X and the weights, A itself
+    formed only on demand (views for ``newton.py``, fallbacks).  C = I + sum_c A_c B_c^{-1}
+    A_c^T in sample space, for the columns whose B_c^{-1} = eta2_c (I + 2 w_c w_c^T)
+    (``SocInverse``; Hadamard product o, M = [a_c]):
+
+        (X X^T) o (M diag(eta2) M^T) + V V^T,   V_c = sqrt(2 eta2_c) a_c o (X w_c),
+
+    2 n^2 k flops with X X^T formed once, instead of n^2 k d for Y^T Y; the other columns
+    (cone rows: relu2) by Y^T Y, Y_c = L_c^{-1} X^T diag(a_c) (one product with X^T for all),
+    where columns with the same weights up to sign (relu2's v_i and w_i of one pattern: A_c
+    = -A_c') count once, with F F^T = B_c^{-1} + B_c'^{-1} in place of L_c^{-T}."""
+
+    def __init__(self, X: np.ndarray, coef: np.ndarray):
+        self.X, self.coef = X, coef
+        self._k, self._md = coef.shape[1], X.shape[1]
+        self.diag = ((coef**2).T @ X**2).ravel()
+        self._XXt: np.ndarray | None = None  # X X^T, on first use
+        self._flat_A: np.ndarray | None = None
+        # the columns' operators up to sign: equal |a_c|, one id
+        self._twin = np.unique(np.abs(coef).T, axis=0, return_inverse=True)[1].ravel()
+
+    @property
+    def A(self) -> np.ndarray:  # (k, n, md), formed on each use
+        return self.coef.T[:, :, None] * self.X[None]
+
+    def _apply(self, u: np.ndarray) -> np.ndarray:
+        return np.einsum("nk,nk->n", self.coef, self.X @ u.reshape(self._k, self._md).T)
+
+    def _adjoint(self, z: np.ndarray) -> np.ndarray:
+        return ((self.coef * z[:, None]).T @ self.X).ravel()
+
+    def _closed_form(self, soc: SocInverse | None) -> np.ndarray:
+        if soc is None or not (np.all(np.isfinite(soc.eta2)) and np.all(np.isfinite(soc.w))):
+            return np.zeros(self._k, dtype=bool)
+        return soc.plain.copy()
+
+    def _sample_matrix(self) -> np.ndarray:
+        n, d = self.X.shape
+        C = np.zeros((n, n))
+        if self._soc is not None:
+            p = self._plain
+            Mp, eta2 = self.coef[:, p], self._soc.eta2[p]
+            if self._XXt is None:
+                self._XXt = self.X @ self.X.T
+            C = (Mp * eta2) @ Mp.T
+            C *= self._XXt
+            V = Mp * (self.X @ self._soc.w[p].T) * np.sqrt(2.0 * eta2)
+            C += V @ V.T
+        if len(self._rest):
+            factors, cols = self._rest_factors()  # (g, d, d): F_g^T; one column each
+            Y = (factors.reshape(-1, d) @ self.X.T).reshape(len(cols), d, n)
+            Y *= self.coef[:, cols].T[:, None, :]
+            flat = Y.reshape(-1, n)
+            C += flat.T @ flat
+        return C
+
+    def _rest_factors(self) -> tuple[np.ndarray, np.ndarray]:
+        """F_g^T with sum over the ``_rest`` columns of A_c B_c^{-1} A_c^T = sum_g A_g F_g F_g^T
+        A_g^T: L_c^{-1} for a column alone, the Cholesky factor of B_c^{-1} + B_c'^{-1} for twin
+        columns (all columns alone when one such sum is not numerically positive definite)."""
+        rest, Linv = self._rest, self._Linv
+        twin = np.unique(self._twin[rest], return_inverse=True)[1].ravel()
+        count = np.bincount(twin)
+        if count.max() < 2:
+            return Linv, rest
+        # positions in rest of the twinned columns, twins next to each other
+        pos = np.flatnonzero(count[twin] > 1)
+        pos = pos[np.argsort(twin[pos], kind="stable")]
+        starts = np.flatnonzero(np.diff(twin[pos], prepend=-1))
+        total = np.add.reduceat(np.einsum("kji,kjl->kil", Linv[pos], Linv[pos]), starts)
+        try:
+            F = np.linalg.cholesky(total)
+        except np.linalg.LinAlgError:
+            return Linv, rest
+        alone = np.flatnonzero(count[twin] == 1)
+        return (np.concatenate([Linv[alone], F.transpose(0, 2, 1)]),
+                np.concatenate([rest[alone], rest[pos[starts]]]))
 
 
 Gram = PackedGram | LowRankGram
@@ -408,17 +548,19 @@ class _Kkt:
         self.bounds = np.searchsorted(self.owner, np.arange(self.k + 1))
         self.xi_block = np.arange(N).reshape(self.B, d)  # x indices of each block
         # K as a sparse r x N matrix (row i touches the md variables of its column only),
-        # sharing its values with ``rows``; K^T is its transposed (CSC) view, not a copy
+        # sharing its values with ``rows``; K^T is its transposed (CSC) view, not a copy, made
+        # once (made per product: 0.07 of 0.32 ms a product, measured r = 9000, N = 3690)
         cols = self.owner[:, None].astype(np.int32) * self.md + np.arange(self.md, dtype=np.int32)
         self.Ks = sp.csr_matrix((self.rows.ravel(), cols.ravel(),
                                  np.arange(0, self.r * self.md + 1, self.md, dtype=np.int32)),
                                 shape=(self.r, N), copy=False)
+        self.KsT = self.Ks.T
 
     def K(self, x: np.ndarray) -> np.ndarray:
         return self.Ks @ x
 
     def KT(self, v: np.ndarray) -> np.ndarray:
-        return self.Ks.T @ v
+        return self.KsT @ v
 
     def GT_z(self, zl: np.ndarray, zq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """G^T z split into its x and t parts."""
@@ -443,7 +585,11 @@ class _Kkt:
                 Kc = self.rows[lo:hi]
                 blocks[col] += Kc.T @ (wz[lo:hi, None] * Kc)
         self.alpha, self.c = alpha, c
-        return self.gram.factor(blocks)
+        soc = None
+        if m == 1:
+            with np.errstate(over="ignore"):
+                soc = SocInverse(cones.eta**2, cones.w[:, 1:], np.diff(self.bounds) == 0)
+        return self.gram.factor(blocks, soc)
 
     def solve(self, cones: _Cones, bx, bt, bzl, bzq):
         """Solve [P G^T; G -W^2] [du; dz] = [b_u; b_z] with the current factor."""

@@ -2,7 +2,7 @@
 ``lam^T A_g u`` over the unit ball of a group intersected with its cone.
 
 * two-layer ReLU: ||projection of g onto {u : S X u >= 0}||, by non-negative least squares
-  (Moreau: the projection is g + (S X)^T mu* with mu* = argmin_{mu >= 0} ||g + (S X)^T mu||);
+  (:func:`convexbench.programs.cones.cone_price`, shared with the certificates);
 * three-layer atoms: a small SOCP, max sum_j g_j^T q_j over sum_j ||q_j|| <= 1 and the atom's
   first- and second-layer cone rows, solved with Clarabel directly.
 
@@ -15,43 +15,6 @@ from __future__ import annotations
 import clarabel
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import nnls
-
-
-def cone_price(g: np.ndarray, A: np.ndarray, start_rows: int | None = None
-               ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
-    """max {g^T u : ||u|| <= 1, A u >= 0}, the (unnormalized) projection u = g + A^T mu of g,
-    and the multipliers mu as (rows, values).
-
-    Row generation: NNLS on the most violated rows only, then add the rows its projection
-    violates until none is left.  A restricted NNLS always gives an upper bound, and when its
-    projection satisfies every row the KKT conditions of the full projection hold: exact.
-    """
-    none = (np.zeros(0, np.int64), np.zeros(0))
-    if not np.any(g):
-        return 0.0, np.zeros_like(g), *none
-    vals = A @ g
-    if vals.min() >= 0:  # g is in the cone
-        return float(np.linalg.norm(g)), g.copy(), *none
-    k = start_rows or 3 * g.shape[0]
-    rows = np.argsort(vals)[: min(k, A.shape[0])]
-    u, mu = g, np.zeros(len(rows))
-    for _ in range(50):
-        sub = A[rows]
-        try:
-            mu, _ = nnls(sub.T, -g, maxiter=50 * max(len(rows), 10))
-        except RuntimeError:  # iteration limit: the cone-free value is a valid upper bound
-            return float(np.linalg.norm(g)), g.copy(), *none
-        u = g + sub.T @ mu
-        vals = A @ u
-        tol = 1e-12 * max(1.0, float(np.linalg.norm(g)))
-        bad = np.flatnonzero(vals < -tol)
-        if len(bad) == 0:
-            break
-        extra = bad[np.argsort(vals[bad])[: max(len(rows), 1)]]
-        rows = np.union1d(rows, extra)
-    keep = mu > 0
-    return float(np.linalg.norm(u)), u, rows[keep], mu[keep]
 
 
 def multiplier_bounds(g: np.ndarray, w: np.ndarray) -> np.ndarray:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from convexbench.arrays import check_data
 from convexbench.errors import UserError
+from convexbench.names import MODELS, TWO_LAYER_MODELS
 from convexbench.patterns import DEFAULT_ENUMERATION_LIMIT, enumerate_patterns, sample_patterns
 from convexbench.programs.atoms import Atoms, enumerate_atoms, sample_atoms
-from convexbench.programs.base import ConvexProgram, CvxpyModel, Solution, check_data
+from convexbench.programs.base import ConvexProgram, CvxpyModel, Solution
 from convexbench.programs.gated2 import GatedNetwork, GatedRelu2Program
 from convexbench.programs.relu2 import Relu2Program
 from convexbench.programs.relu3 import Relu3Program
-
-MODELS = ("relu2", "gated2", "relu3")
 
 __all__ = [
     "MODELS",
@@ -53,7 +53,7 @@ def make_program(
             ) from None
         if patterns < 1:
             raise UserError("--patterns must be at least 1")
-    if model in ("relu2", "gated2"):
+    if model in TWO_LAYER_MODELS:
         if exact:
             arrangement = enumerate_patterns(X, limit=limit, drop_zero=True)
             masks, directions = arrangement.patterns, arrangement.directions

@@ -37,7 +37,7 @@ class Atoms:
         return Atoms(self.first[index], self.signs[index], self.second[index])
 
 
-def _canonical(first: np.ndarray, signs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def canonical_order(first: np.ndarray, signs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sort the neurons of each atom (their order inside a sub-network does not matter)."""
     G, m1, n = first.shape
     keys = np.concatenate([signs[:, :, None] > 0, first], axis=2)  # (G, m1, n+1)
@@ -63,7 +63,7 @@ def sample_atoms(X: np.ndarray, n_samples: int, m1: int, seed: int = 0) -> Atoms
     first = pre >= 0
     h = np.einsum("gmn,gm->gn", np.maximum(pre, 0), w2)
     signs = np.where(w2 >= 0, 1.0, -1.0)
-    first, signs = _canonical(first, signs)
+    first, signs = canonical_order(first, signs)
     atoms = Atoms(first, signs, h >= 0)
     atoms = atoms.take(unique_pattern_index(atoms.keys()))
     useful = (atoms.first & atoms.second[:, None, :]).any(axis=(1, 2))
@@ -100,7 +100,7 @@ def enumerate_atoms(X: np.ndarray, m1: int, limit: int = 20_000) -> Atoms:
             firsts.append(first)
             signs.append(sign)
             seconds.append(second)
-    first_all, signs_all = _canonical(np.array(firsts), np.array(signs))
+    first_all, signs_all = canonical_order(np.array(firsts), np.array(signs))
     atoms = Atoms(first_all, signs_all, np.array(seconds))
     atoms = atoms.take(unique_pattern_index(atoms.keys()))
     useful = (atoms.first & atoms.second[:, None, :]).any(axis=(1, 2))

@@ -16,6 +16,7 @@ from typing import Any
 import cvxpy as cp
 import numpy as np
 
+from convexbench.arrays import check_data
 from convexbench.errors import UserError
 from convexbench.losses import Loss, get_loss
 
@@ -32,32 +33,6 @@ class CvxpyModel:
     prediction: cp.Expression
     build_seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def check_data(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Validated float64 copies of X (n x d) and y (n,); a UserError otherwise."""
-    X = np.asarray(X)
-    y = np.asarray(y)
-    if X.ndim != 2:
-        raise UserError(f"X must be a 2-D array (n x d), got shape {X.shape}")
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim != 1:
-        raise UserError(f"y must be a 1-D array of length n, got shape {y.shape}")
-    if X.shape[0] != y.shape[0]:
-        raise UserError(f"X has {X.shape[0]} rows but y has {y.shape[0]} entries")
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise UserError(f"X is empty (shape {X.shape})")
-    try:
-        X = X.astype(np.float64)
-        y = y.astype(np.float64)
-    except (TypeError, ValueError):
-        raise UserError("X and y must be numeric arrays") from None
-    if not np.all(np.isfinite(X)):
-        raise UserError("X contains NaN or infinite values")
-    if not np.all(np.isfinite(y)):
-        raise UserError("y contains NaN or infinite values")
-    return X, y
 
 
 class ConvexProgram:
@@ -152,21 +127,31 @@ class ConvexProgram:
         start = time.perf_counter()
         model = self._build_cvxpy()
         model.build_seconds = time.perf_counter() - start
-        model.extra["hinge_margin"] = self.__dict__.pop("_hinge_margin", None)
         return model
 
     def _build_cvxpy(self) -> CvxpyModel:
         raise NotImplementedError
 
-    def _loss_term(self, prediction: cp.Expression) -> tuple[cp.Expression, list]:
-        """The loss in cvxpy.  The hinge loss is written with explicit slacks so that the
-        multipliers of its margin constraints give a dual hint (checked independently)."""
+    def _loss_term(self, prediction: cp.Expression) -> tuple[cp.Expression, cp.Constraint | None]:
+        """The loss in cvxpy and, for the hinge loss, its margin constraint (else None).
+
+        The hinge loss is written with explicit slacks so that the multipliers of its margin
+        constraints give a dual hint (checked independently): ``_build_cvxpy`` adds the
+        constraint to the problem and passes it on with :meth:`_model`."""
         if self.loss.name != "hinge":
-            return self.loss.cvxpy(prediction, self.y), []
+            return self.loss.cvxpy(prediction, self.y), None
         slack = cp.Variable(self.n, nonneg=True, name="hinge_slack")
-        margin = slack >= 1 - cp.multiply(self.y, prediction)
-        self._hinge_margin = margin
-        return cp.sum(slack), [margin]
+        return cp.sum(slack), slack >= 1 - cp.multiply(self.y, prediction)
+
+    @staticmethod
+    def _model(objective: cp.Expression, constraints: list, margin: cp.Constraint | None,
+               variables: dict[str, cp.Variable], prediction: cp.Expression) -> CvxpyModel:
+        """The minimization of ``objective`` under ``constraints`` and the hinge ``margin``
+        (when there is one), recorded as ``extra["hinge_margin"]``."""
+        if margin is not None:
+            constraints = [*constraints, margin]
+        return CvxpyModel(cp.Problem(cp.Minimize(objective), constraints), variables,
+                          prediction, extra={"hinge_margin": margin})
 
     def solution_from_cvxpy(self, model: CvxpyModel) -> Solution:
         out = {}

@@ -8,7 +8,7 @@ import cvxpy as cp
 import numpy as np
 
 from convexbench.losses import Loss
-from convexbench.programs.base import CvxpyModel, Solution
+from convexbench.programs.base import Solution
 from convexbench.programs.relu2 import TwoLayerPatternProgram
 
 
@@ -70,11 +70,9 @@ class GatedRelu2Program(TwoLayerPatternProgram):
     def _build_cvxpy(self):
         U = cp.Variable((self.d, self.n_groups), name="U")
         prediction = cp.sum(cp.multiply(self.masks, self.X @ U), axis=1)
-        loss_term, loss_constraints = self._loss_term(prediction)
+        loss_term, margin = self._loss_term(prediction)
         objective = loss_term + self.beta * cp.sum(cp.norm(U, 2, axis=0))
-        return CvxpyModel(
-            cp.Problem(cp.Minimize(objective), loss_constraints), {"U": U}, prediction
-        )
+        return self._model(objective, [], margin, {"U": U}, prediction)
 
     def reconstruct(self, solution: Solution, rel_tol: float = 0.0) -> GatedNetwork:
         U = solution["U"]

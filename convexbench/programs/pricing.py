@@ -97,7 +97,7 @@ def search_atoms(
     value reached is a certified lower bound on that atom's price.  Returns the distinct
     useful atoms met and, for each, the best value seen.
     """
-    from convexbench.programs.atoms import Atoms, _canonical
+    from convexbench.programs.atoms import Atoms, canonical_order
 
     rng = np.random.default_rng(seed)
     n, d = X.shape
@@ -123,7 +123,7 @@ def search_atoms(
                 np.linalg.norm(g_W1, axis=(1, 2), keepdims=True), 1e-300
             )
             w2 = w2 + rate * g_w2 / np.maximum(np.linalg.norm(g_w2, axis=1, keepdims=True), 1e-300)
-    first, sgn = _canonical(np.concatenate(firsts), np.concatenate(signs))
+    first, sgn = canonical_order(np.concatenate(firsts), np.concatenate(signs))
     atoms = Atoms(first, sgn, np.concatenate(seconds))
     value = np.concatenate(values)
     order = np.argsort(-value, kind="stable")  # first appearance = best value

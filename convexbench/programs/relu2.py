@@ -8,7 +8,7 @@ import numpy as np
 from convexbench.errors import UserError
 from convexbench.losses import Loss
 from convexbench.networks import TwoLayerNetwork
-from convexbench.programs.base import ConvexProgram, CvxpyModel, Solution
+from convexbench.programs.base import ConvexProgram, Solution
 from convexbench.programs.cones import max_cone_support
 
 
@@ -85,13 +85,12 @@ class Relu2Program(TwoLayerPatternProgram):
         signs = 2.0 * self.masks - 1.0
         XV, XW = self.X @ V, self.X @ W
         prediction = cp.sum(cp.multiply(self.masks, XV - XW), axis=1)
-        loss_term, loss_constraints = self._loss_term(prediction)
+        loss_term, margin = self._loss_term(prediction)
         objective = loss_term + self.beta * (
             cp.sum(cp.norm(V, 2, axis=0)) + cp.sum(cp.norm(W, 2, axis=0))
         )
         constraints = [cp.multiply(signs, XV) >= 0, cp.multiply(signs, XW) >= 0]
-        problem = cp.Problem(cp.Minimize(objective), constraints + loss_constraints)
-        return CvxpyModel(problem, {"V": V, "W": W}, prediction)
+        return self._model(objective, constraints, margin, {"V": V, "W": W}, prediction)
 
     def reconstruct(self, solution: Solution, rel_tol: float = 0.0) -> TwoLayerNetwork:
         """One neuron per nonzero block: u = v/sqrt(||v||), a = +-sqrt(||v||)."""

@@ -12,7 +12,7 @@ from convexbench.errors import UserError
 from convexbench.losses import Loss
 from convexbench.networks import FORMS, ThreeLayerNetwork
 from convexbench.programs.atoms import Atoms
-from convexbench.programs.base import ConvexProgram, CvxpyModel, Solution
+from convexbench.programs.base import ConvexProgram, Solution
 from convexbench.programs.cones import cone_support
 
 
@@ -169,8 +169,14 @@ class Relu3Program(ConvexProgram):
         """Upper bounds on the exact prices of (atom, sign) pairs, from one SOCP separable
         across the pairs: its multipliers mu >= 0 of the cone rows give, by weak duality,
         price <= max_j ||X^T (c_j + A_j^T mu)|| for ANY mu >= 0, so the bound is a proof
-        whatever the solver's accuracy (and tight when its multipliers are)."""
+        whatever the solver's accuracy (and tight when its multipliers are).  The SOCP sees X
+        and lam divided by their largest entries (prices are homogeneous in both), so its
+        tolerances, and so the bound's tightness, do not depend on the data's scale."""
         B, m1, n, d = len(items), self.m1, self.n, self.d
+        size_x, size_lam = float(np.max(np.abs(self.X))), float(np.max(np.abs(lam)))
+        if size_x == 0 or size_lam == 0:
+            return np.zeros(B)
+        Xn, lam_n = self.X / size_x, lam / size_lam
         atoms = np.array([g for g, _ in items])
         signs = np.array([s for _, s in items])
         first = self.first[:, atoms, :].reshape(n, B * m1)
@@ -179,9 +185,9 @@ class Relu3Program(ConvexProgram):
         agg = sp.csr_matrix(
             (np.ones(B * m1), (np.arange(B * m1), np.repeat(np.arange(B), m1))), shape=(B * m1, B)
         )
-        coef = first * np.repeat(second * signs[None, :] * lam[:, None], m1, axis=1)
+        coef = first * np.repeat(second * signs[None, :] * lam_n[:, None], m1, axis=1)
         Q = cp.Variable((d, B * m1))
-        XQ = self.X @ Q
+        XQ = Xn @ Q
         constraints = [
             cp.multiply(first_signs, XQ) >= 0,
             cp.multiply(2.0 * second - 1.0, cp.multiply(first, XQ) @ agg) >= 0,
@@ -214,8 +220,8 @@ class Relu3Program(ConvexProgram):
         mu2 = np.maximum(np.nan_to_num(np.asarray(mu2, dtype=float)), 0.0)  # (n, B)
         weights = (coef + first_signs * mu1
                    + first * np.repeat((2.0 * second - 1.0) * mu2, m1, axis=1))
-        bounds = np.linalg.norm(self.X.T @ weights, axis=0)  # (B m1,)
-        return bounds.reshape(B, m1).max(axis=1)
+        bounds = np.linalg.norm(Xn.T @ weights, axis=0)  # (B m1,)
+        return bounds.reshape(B, m1).max(axis=1) * (size_x * size_lam)
     # -- cvxpy ---------------------------------------------------------------------------
     def _build_cvxpy(self):
         G, m1, d, n = self.n_groups, self.m1, self.d, self.n
@@ -237,13 +243,9 @@ class Relu3Program(ConvexProgram):
             outputs.append(cp.sum(cp.multiply(self.second, H), axis=1))
         prediction = outputs[0] - outputs[1]
         penalty = cp.sum(cp.norm(W, 2, axis=0)) + cp.sum(cp.norm(Wp, 2, axis=0))
-        loss_term, loss_constraints = self._loss_term(prediction)
+        loss_term, margin = self._loss_term(prediction)
         objective = loss_term + self.beta * penalty
-        return CvxpyModel(
-            cp.Problem(cp.Minimize(objective), constraints + loss_constraints),
-            {"W": W, "Wp": Wp},
-            prediction,
-        )
+        return self._model(objective, constraints, margin, {"W": W, "Wp": Wp}, prediction)
 
     def _from_variable_layout(self, name, value):
         return value.T.reshape(self.n_groups, self.m1, self.d)
@@ -289,7 +291,7 @@ class Relu3Program(ConvexProgram):
     def from_network(self, network: ThreeLayerNetwork) -> Solution:
         """Convex blocks w_gj = |w3| w2_j u_j of a network whose atoms are the program's."""
         keys = {k.tobytes(): g for g, k in enumerate(self.atoms.keys())}
-        from convexbench.programs.atoms import _canonical
+        from convexbench.programs.atoms import canonical_order
 
         sol = self.zero_solution()
         pre = np.einsum("nd,kdm->kmn", self.X, network.W1)
@@ -301,7 +303,7 @@ class Relu3Program(ConvexProgram):
             * network.w2[:, :, None]
             * network.W1.transpose(0, 2, 1)
         )  # (K, m1, d)
-        order_first, order_signs = _canonical(first, signs)
+        order_first, order_signs = canonical_order(first, signs)
         for k in range(network.n_subnetworks):
             if network.w3[k] == 0 or not np.any(blocks[k]):
                 continue

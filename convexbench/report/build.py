@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from convexbench.analysis.claims import ClaimResult, evaluate_claims
 from convexbench.errors import UserError
-from convexbench.experiments.claims import ClaimResult, evaluate_claims
 from convexbench.experiments.store import STORE_FILE, ResultsStore, frame
 from convexbench.report import figures, tables
 from convexbench.report.index import write_index

@@ -14,7 +14,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from convexbench.experiments.claims import cells_with_role  # noqa: E402
+from convexbench.analysis.claims import cells_with_role  # noqa: E402
+from convexbench.analysis.plots import save_figure  # noqa: E402
 from convexbench.report.tables import ReportItem  # noqa: E402
 
 PALETTE = {"sgd": "#1f77b4", "adam": "#ff7f0e", "convex": "#000000"}
@@ -22,16 +23,7 @@ MODEL_TITLES = {"relu2": "two-layer ReLU", "relu3": "three-layer parallel ReLU (
 
 
 def _save(fig: plt.Figure, out_dir: str | Path, stem: str, title: str, caption: str) -> ReportItem:
-    folder = Path(out_dir) / "figures"
-    folder.mkdir(parents=True, exist_ok=True)
-    for ext in ("png", "pdf"):
-        fig.savefig(
-            folder / f"{stem}.{ext}",
-            dpi=150,
-            bbox_inches="tight",
-            metadata={"CreationDate": None} if ext == "pdf" else None,
-        )
-    plt.close(fig)
+    save_figure(fig, Path(out_dir) / "figures" / stem)
     return ReportItem(
         "figure", stem, title, caption, (f"figures/{stem}.png", f"figures/{stem}.pdf")
     )

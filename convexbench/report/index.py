@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from convexbench.experiments.claims import VERDICT_LEGEND, ClaimResult, claims_summary
+from convexbench.analysis.claims import VERDICT_LEGEND, ClaimResult, claims_summary
 from convexbench.report.tables import ReportItem, claims_table, to_markdown
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from convexbench.experiments.claims import (
+from convexbench.analysis.claims import (
     ClaimResult,
     cells_with_role,
     claims_frame,

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from convexbench.names import TWO_LAYER_MODELS
 from convexbench.patterns import cover_count
 from convexbench.scaling.measure import PointRecord
 
@@ -133,7 +134,7 @@ def reference_degree(
     model: str, metric: str, axis: str, rank: int, exact: bool
 ) -> tuple[float | None, str]:
     """The degree the theory gives (MATH.md §1, §4) and whether it is exact or a bound."""
-    two_layer = model in ("relu2", "gated2")
+    two_layer = model in TWO_LAYER_MODELS
     if metric == "patterns":
         if axis == "n":
             return float(rank - 1), "exact" if exact else "bound"

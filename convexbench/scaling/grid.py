@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from convexbench.errors import UserError
-from convexbench.programs import MODELS
+from convexbench.names import MODELS
 
 NOISE = 0.1
 

@@ -10,7 +10,6 @@ skipped (recorded with the same limit) since it would hit it too.
 
 from __future__ import annotations
 
-import inspect
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -19,6 +18,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from convexbench.errors import UserError
+from convexbench.names import FINISHED_STATUSES
 from convexbench.patterns import (
     DEFAULT_ENUMERATION_LIMIT,
     cover_count,
@@ -28,7 +28,6 @@ from convexbench.patterns import (
 )
 from convexbench.scaling.grid import GridPoint, point_data
 
-FINISHED = ("optimal", "optimal_inaccurate")
 LIMITS = {"time_limit": "time", "memory_limit": "memory", "enumeration_limit": "enumeration"}
 MAX_SATURATION_SAMPLES = 20_000
 CURVE_POINTS = 16
@@ -88,7 +87,7 @@ class PointRecord:
 
     @property
     def finished(self) -> bool:
-        return self.status in FINISHED and not self.limit
+        return self.status in FINISHED_STATUSES and not self.limit
 
 
 @dataclass(frozen=True)
@@ -113,7 +112,7 @@ class SolveSettings:
     accuracy: str = "medium"
     time_limit: float | None = None
     memory_limit_mb: float | None = None
-    isolate: bool | None = None  # None: isolate whenever isolation exists (see _use_isolation)
+    isolate: bool | None = None  # None or True: isolate (see _use_isolation)
     threads: int = 1
     enumeration_limit: int = DEFAULT_ENUMERATION_LIMIT
 
@@ -166,22 +165,10 @@ def count_patterns(
 # -- solving ----------------------------------------------------------------------------
 
 
-def isolation_available() -> bool:
-    """Whether :func:`convexbench.backends.solve` can run a solve in a limited child."""
-    from convexbench.backends import solve
-
-    return "isolate" in inspect.signature(solve).parameters
-
-
 def _use_isolation(settings: SolveSettings) -> bool:
-    if settings.isolate is False:
-        return False
-    available = isolation_available()
-    if settings.isolate and not available:
-        raise UserError("isolated solves are not available in this installation")
     # a fresh child process is the only place where the peak resident memory of one solve
     # can be read (ru_maxrss never decreases within a process), so isolate by default
-    return available
+    return settings.isolate is not False
 
 
 def _finite(value: float | None) -> float | None:
@@ -191,8 +178,9 @@ def _finite(value: float | None) -> float | None:
 def _solve_once(program, backend: str, settings: SolveSettings, isolate: bool) -> dict:
     """Solve and measure; a dict of the solve columns of :class:`PointRecord`.
 
-    ``memory_mb`` is the solving process's peak resident memory minus its resident memory
-    when the run started (``SolveResult.memory_baseline_mb``).  The limits are also checked
+    The columns come from ``SolveResult.as_row`` (the row every harness uses); ``memory_mb``
+    is the solving process's peak resident memory minus its resident memory when the run
+    started (``SolveResult.memory_mb``).  The limits are also checked
     after the run: a solve that returns but overran the wall-clock or memory limit (e.g. in
     cvxpy's compile step, which no solver option bounds) counts as having hit it.
     """
@@ -213,18 +201,14 @@ def _solve_once(program, backend: str, settings: SolveSettings, isolate: bool) -
         text = str(exc).splitlines()[0] if str(exc) else ""
         return {"status": "error", "time_wall": time.perf_counter() - start,
                 "message": f"{type(exc).__name__}: {text}"}
-    times = result.times
-    peak = _finite(result.peak_memory_mb)
-    baseline = _finite(getattr(result, "memory_baseline_mb", None))
+    flat = result.as_row()
     row = {
-        "status": result.status, "verified": bool(result.verified),
-        "objective": result.objective, "message": result.message,
-        "time_build": _finite(times.get("build")), "time_compile": _finite(times.get("compile")),
-        "time_solve": _finite(times.get("solve")), "time_wall": _finite(times.get("wall")),
-        "time_certify": _finite(times.get("certify")), "peak_memory_mb": peak,
-        "memory_mb": None if peak is None or baseline is None else max(peak - baseline, 0.0),
-        "limit": LIMITS.get(result.status, ""),
-        "isolated": bool(getattr(result, "isolated", isolate)),
+        "status": flat["status"], "verified": bool(flat["verified"]),
+        "objective": flat["objective"], "message": flat["message"],
+        **{f"time_{phase}": _finite(flat[f"{phase}_s"])
+           for phase in ("build", "compile", "solve", "wall", "certify")},
+        "peak_memory_mb": _finite(flat["peak_memory_mb"]), "memory_mb": flat["memory_mb"],
+        "limit": LIMITS.get(flat["status"], ""), "isolated": bool(flat["isolated"]),
     }
     wall, used = row["time_wall"], row["memory_mb"]
     if (settings.time_limit is not None and wall is not None and wall > settings.time_limit

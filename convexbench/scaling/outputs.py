@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from convexbench.analysis.plots import save_figure
+from convexbench.names import FINISHED_STATUSES
 from convexbench.scaling.fits import AXIS_LABELS, METRIC_UNITS, SERIES_KEYS, Fit
 from convexbench.scaling.measure import PointRecord, SaturationRecord
 
@@ -131,11 +133,7 @@ def plot_fits(records: Sequence[PointRecord], fits: Sequence[Fit], out_dir: Path
         for ax in list(axes.flat)[len(metrics):]:
             ax.set_visible(False)
         fig.tight_layout()
-        for ext in ("png", "pdf"):
-            path = out_dir / f"{stem}_{axis}.{ext}"
-            fig.savefig(path, dpi=150)
-            written.append(path)
-        plt.close(fig)
+        written += list(save_figure(fig, out_dir / f"{stem}_{axis}").values())
     return written
 
 
@@ -144,7 +142,7 @@ def _panel(ax, df: pd.DataFrame, axis: str, metric: str, fits: list[Fit], sns) -
     per_backend = metric in ("time_compile", "time_solve", "time_wall", "memory")
     if per_backend:
         data = data[data["backend"] != ""]
-        ok = data["status"].isin(["optimal", "optimal_inaccurate"]) & (data["limit"] == "")
+        ok = data["status"].isin(FINISHED_STATUSES) & (data["limit"] == "")
     else:
         data = data.drop_duplicates(["model", "n", "d", "rank", "m1", "seed"])
         ok = pd.Series(True, index=data.index)
@@ -208,13 +206,7 @@ def plot_saturation(saturation: Sequence[SaturationRecord], out_dir: Path,
     ax.set_title("pattern saturation (dotted: Cover's count)")
     ax.legend(fontsize=6)
     fig.tight_layout()
-    written = []
-    for ext in ("png", "pdf"):
-        path = out_dir / f"{stem}.{ext}"
-        fig.savefig(path, dpi=150)
-        written.append(path)
-    plt.close(fig)
-    return written
+    return list(save_figure(fig, out_dir / stem).values())
 
 
 def write_outputs(records: Sequence[PointRecord], saturation: Sequence[SaturationRecord],

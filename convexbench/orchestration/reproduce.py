@@ -11,9 +11,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from convexbench.analysis.claims import FAILS, ClaimResult
 from convexbench.errors import UserError
 from convexbench.experiments.runner import RunSummary, run_spec
 from convexbench.experiments.spec import Spec, load_spec
+from convexbench.report import Report, build_report
+from convexbench.scaling.run import run_scaling_full, run_scaling_quick
 
 RECIPES = {
     "quick": "bundled data only; a few minutes on 2 cores",
@@ -27,20 +30,18 @@ class Reproduction:
 
     mode: str
     summary: RunSummary
-    report: object  # convexbench.report.Report
+    report: Report
     seconds: float
 
     @property
-    def claims(self) -> tuple:
-        """The verdicts on the claims (:class:`convexbench.experiments.claims.ClaimResult`)."""
+    def claims(self) -> tuple[ClaimResult, ...]:
+        """The verdicts on the claims."""
         return tuple(self.report.claims)
 
     @property
-    def failed_claims(self) -> tuple:
+    def failed_claims(self) -> tuple[ClaimResult, ...]:
         """The claims some evidence contradicts; ``partial`` and ``not tested`` (missing
         evidence) are not failures."""
-        from convexbench.experiments.claims import FAILS
-
         return tuple(c for c in self.claims if c.verdict == FAILS)
 
 
@@ -49,8 +50,6 @@ def reproduce(mode: str = "quick", out: str | Path = "reports", jobs: int = 2,
               progress: bool = True, executor: str = "local",
               scheduler: object = None, spec: Spec | None = None) -> Reproduction:
     """Run the ``mode`` recipe (or ``spec``, e.g. a smaller one in tests) into ``out``."""
-    from convexbench.report import build_report
-
     if mode not in RECIPES:
         raise UserError(f"unknown recipe {mode!r}; choose one of {', '.join(RECIPES)}")
     start = time.perf_counter()
@@ -74,8 +73,6 @@ def reproduce(mode: str = "quick", out: str | Path = "reports", jobs: int = 2,
 
 def add_scaling_section(mode: str, out: Path, progress: bool = True) -> None:
     """Run the complexity sweep of ``mode`` into ``out/scaling`` and link it from the index."""
-    from convexbench.scaling.run import run_scaling_full, run_scaling_quick
-
     sweep = run_scaling_quick if mode == "quick" else run_scaling_full
     directory = out / "scaling"
     result = sweep(directory, progress=print if progress else None)
