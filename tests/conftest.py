@@ -35,3 +35,15 @@ def mirror(monkeypatch):
     """Point CONVEXBENCH_DATA_DIR at the real data mirror (tests using it skip without it)."""
     monkeypatch.setenv("CONVEXBENCH_DATA_DIR", str(DATA_MIRROR))
     return DATA_MIRROR
+
+
+@pytest.fixture(scope="module")
+def small():
+    """A tiny relu2 program (30 x 4, 10 patterns) that every backend solves in a moment."""
+    import numpy as np
+
+    from convexbench.programs import make_program
+
+    rng = np.random.default_rng(0)
+    return make_program("relu2", rng.standard_normal((30, 4)), rng.standard_normal(30), 0.1,
+                        patterns=10)

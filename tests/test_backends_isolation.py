@@ -22,13 +22,6 @@ warnings.filterwarnings("ignore", module="cvxpy")
 
 
 @pytest.fixture(scope="module")
-def small():
-    rng = np.random.default_rng(0)
-    return make_program("relu2", rng.standard_normal((30, 4)), rng.standard_normal(30), 0.1,
-                        patterns=10)
-
-
-@pytest.fixture(scope="module")
 def slow():
     """ECOS needs about 10 s and CVXOPT over a minute on this one (64000 cone rows)."""
     rng = np.random.default_rng(3)

@@ -31,13 +31,6 @@ warnings.filterwarnings("ignore", module="cvxpy")
 
 
 @pytest.fixture(scope="module")
-def small():
-    rng = np.random.default_rng(0)
-    return make_program("relu2", rng.standard_normal((30, 4)), rng.standard_normal(30), 0.1,
-                        patterns=10)
-
-
-@pytest.fixture(scope="module")
 def compiling():
     """cvxpy alone takes about 4 s to compile this one (160000 cone rows) for Clarabel or SCS,
     well past the limit + 2 s of the test below."""
