@@ -5,7 +5,9 @@ This is the Python API behind ``convexbench solve`` and the experiments.
 
 from __future__ import annotations
 
+import copy
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,9 +15,10 @@ import numpy as np
 
 from convexbench.arrays import accuracy, is_pm1
 from convexbench.backends import SolveResult, solve
+from convexbench.errors import UserError
 from convexbench.names import DEFAULT_PRESET
 from convexbench.programs import make_program
-from convexbench.programs.base import ConvexProgram
+from convexbench.programs.base import ConvexProgram, Solution
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ def train_convex(
     limit: int | None = None,
     refine_rounds: int = 0,
     refine_new: int = 100,
+    warm_start: Solution | None = None,
     **solve_options: Any,
 ) -> ConvexTraining:
     """Build the program, solve it with ``backend``, certify it and reconstruct the network.
@@ -54,6 +58,10 @@ def train_convex(
     patterns (atoms) whose dual price exceeds beta are searched for
     (:mod:`convexbench.programs.pricing`), up to ``refine_new`` are added to the active ones
     and the program is solved again, until no violator is found or the rounds are spent.
+
+    ``warm_start``: a solution of the same program at another beta (same data, patterns and
+    seed), e.g. the previous point of a regularization path; backends that accept warm
+    starts (native) start from it, the others solve cold.  See :func:`train_convex_path`.
     """
     start = time.perf_counter()
     kwargs = {} if limit is None else {"limit": limit}
@@ -61,8 +69,112 @@ def train_convex(
         model, X, y, beta, loss=loss, patterns=patterns, m1=m1, form=form, seed=seed, **kwargs
     )
     groups_seconds = time.perf_counter() - start
+    return _train_program(
+        program, start, groups_seconds, patterns=patterns, seed=seed, backend=backend,
+        accuracy_preset=accuracy_preset, time_limit=time_limit, X_test=X_test, y_test=y_test,
+        refine_rounds=refine_rounds, refine_new=refine_new, warm_start=warm_start,
+        **solve_options)
+
+
+def lambda_max(X: np.ndarray, y: np.ndarray) -> float:
+    """||X^T y||_inf: the scale of beta a regularization path is given in (``--beta-frac``;
+    the bench's and issue 16's "beta / lambda_max")."""
+    return float(np.max(np.abs(np.asarray(X, float).T @ np.asarray(y, float))))
+
+
+def train_convex_path(
+    X: np.ndarray,
+    y: np.ndarray,
+    betas: Sequence[float],
+    model: str = "relu2",
+    loss: str = "squared",
+    patterns: str | int = 100,
+    m1: int = 2,
+    form: str = "A",
+    seed: int = 0,
+    backend: str = "clarabel",
+    accuracy_preset: str = DEFAULT_PRESET,
+    time_limit: float | None = None,
+    X_test: np.ndarray | None = None,
+    y_test: np.ndarray | None = None,
+    limit: int | None = None,
+    warm_starts: bool = True,
+    **solve_options: Any,
+) -> list[ConvexTraining]:
+    """A regularization path: one certified :func:`train_convex` run per beta, in decreasing
+    order of beta, on one program (the patterns or atoms are built once).
+
+    With a backend that accepts warm starts (native) and ``warm_starts``, each solve starts
+    from the previous beta's solution (the optimum grows denser as beta falls, so the
+    previous working set is a good start); other backends solve each beta cold.  Every run
+    is certified on its own.  ``time_limit`` holds for each solve.  Each record gets
+    ``path_index`` and ``warm_started``.
+    """
+    betas = sorted((float(b) for b in betas), reverse=True)
+    if not betas:
+        raise UserError("a regularization path needs at least one beta")
+    start = time.perf_counter()
+    kwargs = {} if limit is None else {"limit": limit}
+    base = make_program(
+        model, X, y, betas[0], loss=loss, patterns=patterns, m1=m1, form=form, seed=seed,
+        **kwargs
+    )
+    groups_seconds = time.perf_counter() - start
+    runs: list[ConvexTraining] = []
+    previous: Solution | None = None
+    for index, beta in enumerate(betas):
+        program = base if index == 0 else _with_beta(base, beta)
+        tic = time.perf_counter()
+        training = _train_program(
+            program, tic - (groups_seconds if index == 0 else 0.0),
+            groups_seconds if index == 0 else 0.0, patterns=patterns, seed=seed,
+            backend=backend, accuracy_preset=accuracy_preset, time_limit=time_limit,
+            X_test=X_test, y_test=y_test, warm_start=previous if warm_starts else None,
+            **solve_options)
+        training.record["path_index"] = index
+        training.record["warm_started"] = bool(
+            previous is not None and warm_starts and _accepts_warm_start(backend))
+        runs.append(training)
+        solution = training.result.solution
+        previous = solution if solution is not None and training.result.verified else previous
+    return runs
+
+
+def _with_beta(program: ConvexProgram, beta: float) -> ConvexProgram:
+    """The same program (data, patterns or atoms, loss) at another beta."""
+    if not np.isfinite(beta) or beta <= 0:
+        raise UserError(f"beta must be a positive number, got {beta}")
+    other = copy.copy(program)
+    other.beta = float(beta)
+    return other
+
+
+def _accepts_warm_start(backend: Any) -> bool:
+    from convexbench.backends.registry import get_backend
+
+    return bool(getattr(get_backend(backend), "accepts_warm_start", False))
+
+
+def _train_program(
+    program: ConvexProgram,
+    start: float,
+    groups_seconds: float,
+    patterns: str | int,
+    seed: int,
+    backend: str,
+    accuracy_preset: str,
+    time_limit: float | None,
+    X_test: np.ndarray | None,
+    y_test: np.ndarray | None,
+    refine_rounds: int = 0,
+    refine_new: int = 100,
+    warm_start: Solution | None = None,
+    **solve_options: Any,
+) -> ConvexTraining:
+    """Solve a built program, refine, certify and describe it (see :func:`train_convex`)."""
     result = solve(
-        program, backend=backend, accuracy=accuracy_preset, time_limit=time_limit, **solve_options
+        program, backend=backend, accuracy=accuracy_preset, time_limit=time_limit,
+        warm_start=warm_start, **solve_options
     )
     refinement: dict[str, Any] = {}
     if refine_rounds > 0 and not program.exact_groups:

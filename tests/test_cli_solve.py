@@ -139,3 +139,51 @@ def test_solve_unsupported_options_are_one_line_errors(tmp_path, capsys, extra):
     code = main(["solve", "--data", str(path), "--beta", "0.1", *extra])
     err = capsys.readouterr().err.strip().splitlines()
     assert code != 0 and len(err) == 1 and err[0].startswith("convexbench: error:")
+
+
+# -- regularization paths (issue 16, point 4) -------------------------------------------------
+
+def test_solve_beta_list_is_a_certified_path(capsys, data_file):
+    """A list of betas: one verified record per beta, in decreasing order; native warm-starts
+    each from the previous solution and reaches the same optima as cold solves."""
+    code, records = run_json(capsys, "solve", "--data", str(data_file), "--beta",
+                             "0.01,1,0.1", "--patterns", "40", "--backend", "native", "--json")
+    assert code == 0 and isinstance(records, list) and len(records) == 3
+    assert [r["beta"] for r in records] == [1.0, 0.1, 0.01]
+    assert all(r["verified"] and REQUIRED <= set(r) for r in records)
+    assert [r["warm_started"] for r in records] == [False, True, True]
+    assert [r["path_index"] for r in records] == [0, 1, 2]
+    for record in records:
+        code, cold = run_json(capsys, "solve", "--data", str(data_file), "--beta",
+                              str(record["beta"]), "--patterns", "40", "--backend", "native",
+                              "--json")
+        assert code == 0 and isinstance(cold, dict) and "warm_started" not in cold
+        assert record["objective"] == pytest.approx(cold["objective"], rel=1e-6)
+
+
+def test_solve_beta_frac_path_with_a_cold_backend(capsys, data_file):
+    code, records = run_json(capsys, "solve", "--data", str(data_file), "--beta-frac",
+                             "1e-2,1e-1", "--patterns", "20", "--model", "gated2", "--json")
+    assert code == 0 and len(records) == 2
+    lam = records[0]["lambda_max"]
+    assert [r["beta_frac"] for r in records] == [0.1, 0.01]
+    assert [r["beta"] for r in records] == pytest.approx([0.1 * lam, 0.01 * lam])
+    assert all(r["verified"] for r in records)
+    assert [r["warm_started"] for r in records] == [False, False]  # clarabel solves cold
+
+
+def test_solve_beta_list_human_output(capsys, data_file):
+    code = main(["solve", "--data", str(data_file), "--beta", "0.1,1", "--patterns", "20",
+                 "--backend", "native"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "[1/2]" in out and "[2/2]" in out and "regularization path, 2 betas" in out
+
+
+@pytest.mark.parametrize("extra", [["--beta", "1,,x"], ["--beta", "1,-0.1"],
+                                   ["--beta", "0"], ["--beta", "inf"],
+                                   ["--beta-frac", "0.1,nan"]])
+def test_solve_bad_beta_list_is_a_usage_error(capsys, data_file, extra):
+    code = main(["solve", "--data", str(data_file), *extra])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("convexbench: error:")

@@ -181,3 +181,23 @@ def test_run_cli_errors(tmp_path: Path) -> None:
 
     assert main(["run", "no-such-spec", "--out", str(tmp_path)]) == 2
     assert main(["report", str(tmp_path / "empty")]) == 2
+
+
+def test_native_beta_sweep_runs_as_a_warm_started_path(tmp_path: Path) -> None:
+    """A beta sweep on the native backend: cells in decreasing beta, each (but the first)
+    warm-started from the previous beta's solution, every cell certified and stored; a
+    resumed run finds nothing left to do."""
+    from convexbench.experiments import execute
+
+    execute._PATHS.clear()
+    spec = parse_spec({"name": "path", "experiments": [
+        {"name": "sweep", "roles": ["sparsity"], "datasets": ["synthetic:teacher2,n=40,d=3"],
+         "betas": [0.01, 0.1, 0.03], "patterns": 30, "backends": ["native"]}]})
+    assert [c.beta for c in expand(spec)] == [0.1, 0.03, 0.01]
+    summary = run_spec(spec, tmp_path, progress=False)
+    assert summary.complete and summary.n_errors == 0
+    df = frame(tmp_path).sort_values("beta", ascending=False)
+    assert df["verified"].astype(bool).all()
+    starts = df["warm_start_beta"].tolist()
+    assert (starts[0] is None or starts[0] != starts[0]) and starts[1:] == [0.1, 0.03]
+    assert run_spec(spec, tmp_path, progress=False).n_run == 0

@@ -26,6 +26,7 @@ class NativeBackend(Backend):
 
     name = "native"
     kind = "native"
+    accepts_warm_start = True  # run(..., warm_start=): a regularization path's previous optimum
 
     @property
     def enforces_time_limit(self) -> bool:

@@ -15,8 +15,8 @@ from convexbench.backends.registry import get_backend, safe_info
 from convexbench.backends.resources import PeakMemory
 from convexbench.certificates import certify
 from convexbench.errors import UnavailableError, UserError
-from convexbench.programs.base import ConvexProgram
-from convexbench.programs.scaling import from_scaled, unit_scaled
+from convexbench.programs.base import DUAL_HINT, ConvexProgram, Solution
+from convexbench.programs.scaling import from_scaled, to_scaled, unit_scaled
 
 NAN = float("nan")
 
@@ -43,8 +43,13 @@ def solve(
     start_method: str | None = None,
     with_certificate: bool = True,
     warm_up: ConvexProgram | None = None,
+    warm_start: Solution | None = None,
 ) -> SolveResult:
     """Solve ``program`` with ``backend`` and certify the answer independently.
+
+    ``warm_start``: a solution of a program with the same groups (e.g. the previous beta of
+    a regularization path), in the program's units; backends that accept warm starts
+    (``accepts_warm_start``: native) start from it, the others ignore it.
 
     ``warm_up``: a small program solved once, untimed, before the run (in the same process,
     child or not), so that the memory baseline holds what a first solve loads for good.
@@ -80,7 +85,8 @@ def solve(
     return run_backend(program, chosen, preset, time_limit=time_limit, threads=threads,
                        isolate=isolate, memory_limit_mb=memory_limit_mb, grace=grace,
                        start_method=start_method, version=info.version,
-                       with_certificate=with_certificate, warm_up=warm_up)
+                       with_certificate=with_certificate, warm_up=warm_up,
+                       warm_start=warm_start)
 
 
 def needs_isolation(backend: Backend, time_limit: float | None,
@@ -106,6 +112,7 @@ def run_backend(
     version: str | None = None,
     with_certificate: bool = True,
     warm_up: ConvexProgram | None = None,
+    warm_start: Solution | None = None,
 ) -> SolveResult:
     """Run an available backend (in-process or isolated) and certify; checks nothing else.
 
@@ -119,6 +126,9 @@ def run_backend(
     # the solver sees unit-size data (its absolute tolerances then mean the same at every
     # scale); its answer is mapped back and certified on the program as given
     scaled, a, c = unit_scaled(program)
+    if warm_start is not None and getattr(backend, "accepts_warm_start", False):
+        backend = WarmStarted(backend, warm_start if scaled is program
+                              else to_scaled(warm_start, a, c))
     if isolate:
         outcome = run_isolated(backend, scaled, preset, time_limit=time_limit, threads=threads,
                                memory_limit_mb=memory_limit_mb, grace=grace,
@@ -143,6 +153,38 @@ def run_backend(
     return certify_run(program, raw, backend.name, version, preset, wall, peak,
                        elapsed=elapsed, memory_baseline_mb=baseline, isolated=bool(isolate),
                        time_limit=time_limit, with_certificate=with_certificate)
+
+
+class WarmStarted(Backend):
+    """A backend that accepts warm starts, handed one (a solution of the program it will
+    run, in the units it sees).  A plain picklable object, so the warm start reaches an
+    isolated child too; a program whose block shapes differ from the warm start's (the
+    child's ``warm_up`` solve) is solved cold."""
+
+    def __init__(self, backend: Backend, warm_start: Solution):
+        self.backend, self.warm_start = backend, warm_start
+        self.name, self.kind = backend.name, backend.kind
+
+    @property
+    def enforces_time_limit(self) -> bool:
+        return self.backend.enforces_time_limit
+
+    def info(self):
+        return self.backend.info()
+
+    def prepare(self) -> None:
+        self.backend.prepare()
+
+    def supports(self, program: ConvexProgram) -> str | None:
+        return self.backend.supports(program)
+
+    def run(self, program: ConvexProgram, preset: Preset, time_limit: float | None = None,
+            threads: int = 1) -> RawRun:
+        shapes = program.block_shapes()
+        fits = all(name == DUAL_HINT or tuple(block.shape) == tuple(shapes.get(name, ()))
+                   for name, block in self.warm_start.items())
+        return self.backend.run(program, preset, time_limit=time_limit, threads=threads,
+                                warm_start=self.warm_start if fits else None)
 
 
 def _unscaled(raw: RawRun, a: float, c: float) -> RawRun:

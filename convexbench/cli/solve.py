@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from convexbench.cli.common import add_data_arguments, load_data_from_args, print_json
+from convexbench.errors import UserError
 from convexbench.names import DEFAULT_PRESET, LOSSES, MODELS, PRESET_NAMES
 
 
@@ -27,7 +29,20 @@ def register(subparsers) -> None:
         help="relu2: two-layer ReLU; gated2: gated ReLU relaxation; relu3: "
         "three-layer parallel ReLU (default relu2)",
     )
-    parser.add_argument("--beta", type=float, required=True, help="regularization weight (> 0)")
+    betas = parser.add_mutually_exclusive_group(required=True)
+    betas.add_argument(
+        "--beta",
+        metavar="B[,B...]",
+        help="regularization weight (> 0); a comma-separated list solves a regularization "
+        "path: every beta, in decreasing order, one record each (--backend native "
+        "warm-starts each from the previous solution; other backends solve each cold)",
+    )
+    betas.add_argument(
+        "--beta-frac",
+        metavar="F[,F...]",
+        help="like --beta, as fractions of lambda_max = ||X^T y||_inf (beta = F * "
+        "lambda_max; records gain beta_frac and lambda_max), e.g. 1e-1,1e-2,1e-3",
+    )
     parser.add_argument(
         "--loss",
         choices=LOSSES,
@@ -89,22 +104,49 @@ def register(subparsers) -> None:
         help="run the solve in a child process with hard limits (default: only when a limit "
         "cannot be enforced in-process)",
     )
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object; for several betas, a JSON list of them (decreasing beta)",
+    )
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from convexbench.training import train_convex
+def parse_betas(text: str, option: str = "--beta") -> list[float]:
+    """Positive finite numbers from a comma-separated list, sorted decreasing, duplicates
+    dropped; a :class:`UserError` (one line, exit 2) otherwise."""
+    values: list[float] = []
+    for item in text.split(","):
+        try:
+            value = float(item.strip())
+        except ValueError:
+            raise UserError(
+                f"{option} must be a comma-separated list of positive numbers, got {text!r}"
+            ) from None
+        if not math.isfinite(value) or value <= 0:
+            raise UserError(
+                f"{option}: every value must be a positive number, got {item.strip()!r}")
+        values.append(value)
+    return sorted(set(values), reverse=True)
 
+
+def run(args: argparse.Namespace) -> int:
+    from convexbench.training import lambda_max, train_convex, train_convex_path
+
+    fractions = parse_betas(args.beta_frac, "--beta-frac") if args.beta_frac else None
+    betas = None if fractions else parse_betas(args.beta)
     X, y, X_test, y_test, name = load_data_from_args(args)
+    scale = None
+    if fractions:
+        scale = lambda_max(X, y)
+        if not scale > 0:
+            raise UserError("--beta-frac needs lambda_max = ||X^T y||_inf > 0; use --beta")
+        betas = [f * scale for f in fractions]
     options = {"threads": args.threads, "isolate": args.isolate}
     if args.memory_limit is not None:
         options["memory_limit_mb"] = args.memory_limit
-    training = train_convex(
-        X,
-        y,
+    common = dict(
         model=args.model,
-        beta=args.beta,
         loss=args.loss,
         patterns=args.patterns,
         m1=args.m1,
@@ -118,15 +160,53 @@ def run(args: argparse.Namespace) -> int:
         limit=args.limit,
         **options,
     )
+    if len(betas) == 1:
+        trainings = [train_convex(X, y, beta=betas[0], **common)]
+    else:
+        trainings = train_convex_path(X, y, betas, **common)
     from convexbench.experiments.provenance import collect
 
-    parameters = {k: v for k, v in vars(args).items() if k != "func"}
-    record = {"data": name, **training.record, "provenance": collect(parameters)}
+    parameters = {k: v for k, v in vars(args).items()
+                  if k != "func" and not (k == "beta_frac" and v is None)}
+    if args.beta is not None:
+        parameters["beta"] = betas[0] if len(betas) == 1 else betas
+    provenance = collect(parameters)
+    records = []
+    for index, training in enumerate(trainings):
+        record = {"data": name, **training.record}
+        if fractions:
+            record.update({"beta_frac": fractions[index], "lambda_max": scale})
+        record["provenance"] = provenance
+        records.append(record)
     if args.json:
-        print_json(record)
+        print_json(records[0] if len(records) == 1 else records)
+    elif len(records) == 1:
+        print(_human(records[0]))
     else:
-        print(_human(record))
-    return 0 if record["verified"] else 1
+        print("\n\n".join(f"[{i + 1}/{len(records)}] " + _human(r)
+                           for i, r in enumerate(records)))
+        print()
+        print(_path_table(records))
+    return 0 if all(r["verified"] for r in records) else 1
+
+
+def _path_table(records: list[dict]) -> str:
+    """One line per beta: the path at a glance."""
+    lines = [f"regularization path, {len(records)} betas (decreasing):",
+             f"{'beta':>11} {'status':<18} {'verified':<8} {'objective':>14} "
+             f"{'rel. gap':>9} {'nonzero':>7} {'solve s':>8} {'warm':>4}"]
+    for r in records:
+        objective = r.get("objective")
+        gap = r.get("relative_gap")
+        lines.append(
+            f"{r['beta']:>11.4g} {r['status']:<18} {'yes' if r['verified'] else 'NO':<8} "
+            f"{objective if objective is not None else float('nan'):>14.8g} "
+            f"{gap if gap is not None else float('nan'):>9.1e} "
+            f"{r.get('n_active') if r.get('n_active') is not None else '-':>7} "
+            f"{r['times']['solve']:>8.3f} {'yes' if r.get('warm_started') else 'no':>4}")
+    total = sum(r["times"]["wall"] for r in records)
+    lines.append(f"total wall time of the solves {total:.3f}s")
+    return "\n".join(lines)
 
 
 def _human(r: dict) -> str:

@@ -94,7 +94,9 @@ def expand_experiment(exp: ExperimentSpec) -> list[RunCell]:
         return cells
     for dataset in exp.datasets:
         for model in exp.models:
-            for beta in exp.betas:
+            # decreasing beta: a sweep on the native backend runs as a warm-started path
+            # (experiments/execute.py); the order does not enter the cell ids
+            for beta in sorted(exp.betas, reverse=True):
                 common = dict(dataset=dataset, model=model, beta=beta,
                               beta_scale=exp.beta_scale)
                 for backend in exp.backends:

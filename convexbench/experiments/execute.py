@@ -11,6 +11,7 @@ import os
 import socket
 import time
 import traceback
+from collections import OrderedDict
 from functools import lru_cache
 from typing import Any
 
@@ -51,8 +52,52 @@ def _flatten(record: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# Regularization paths across cells: a convex cell on a backend that accepts warm starts
+# (native) starts from the solution of the same program (dataset, model, patterns, seed,
+# options) at the nearest larger beta that this process solved before.  Cells stay one per
+# beta (ids, resumability and the store unchanged) and are expanded in decreasing beta, so a
+# sweep run in one process is one warm-started path; a cell with no such solution at hand
+# (first of a sweep, a resumed run, another worker) runs cold.  Every cell is certified on
+# its own either way; ``warm_start_beta`` records where it started.
+_PATHS: OrderedDict[tuple, dict[float, Any]] = OrderedDict()
+_PATHS_KEPT = 8  # programs whose path solutions a process keeps
+
+
+def _path_key(cell: RunCell) -> tuple:
+    return (cell.dataset, cell.model, cell.method, cell.beta_scale, cell.seed, cell.options)
+
+
+def _warm_start(cell: RunCell) -> tuple[float | None, Any]:
+    """(beta, solution) of the nearest larger beta of the cell's path solved here, or
+    (None, None)."""
+    solved = _PATHS.get(_path_key(cell), {})
+    above = [beta for beta in solved if beta > cell.beta]
+    if not above:
+        return None, None
+    beta = min(above)
+    return beta, solved[beta]
+
+
+def _remember(cell: RunCell, solution: Any) -> None:
+    key = _path_key(cell)
+    _PATHS.setdefault(key, {})[cell.beta] = solution
+    _PATHS.move_to_end(key)
+    while len(_PATHS) > _PATHS_KEPT:
+        _PATHS.popitem(last=False)
+
+
+def _accepts_warm_start(method: str) -> bool:
+    from convexbench.backends.registry import get_backend
+
+    try:
+        return bool(getattr(get_backend(method), "accepts_warm_start", False))
+    except Exception:  # an unknown backend fails in the solve, with its own message
+        return False
+
+
 def run_convex(cell: RunCell) -> dict[str, Any]:
-    """Solve the convex program of the cell, certify it and describe the result."""
+    """Solve the convex program of the cell, certify it and describe the result (warm-
+    started along a beta sweep on the native backend: see ``_PATHS``)."""
     from convexbench.training import train_convex
 
     opts = cell.params
@@ -61,16 +106,24 @@ def run_convex(cell: RunCell) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     if cell.memory_limit_mb is not None:
         extra = {"isolate": True, "memory_limit_mb": cell.memory_limit_mb}
+    refine = opts.get("refine") or 0
+    # a refined program has more groups than the next beta's: no warm start across it
+    path = not refine and _accepts_warm_start(cell.method)
+    start_beta, warm_start = _warm_start(cell) if path else (None, None)
     training = train_convex(
         ds.X_train, ds.y_train, model=cell.model, beta=beta, loss=opts.get("loss", "squared"),
         patterns=opts.get("patterns", 50), m1=opts.get("m1", 2), form=opts.get("form", "A"),
         seed=cell.seed, backend=cell.method, accuracy_preset=opts.get("accuracy", DEFAULT_PRESET),
         time_limit=cell.time_limit, X_test=ds.X_test, y_test=ds.y_test,
-        limit=opts.get("limit"), refine_rounds=opts.get("refine") or 0, **extra,
+        limit=opts.get("limit"), refine_rounds=refine, warm_start=warm_start, **extra,
     )
+    if path and training.result.verified and training.result.solution is not None:
+        _remember(cell, training.result.solution)
     record = _flatten(training.record)
     record.update({"beta_effective": beta, "n_train": ds.n_train, "n_test": ds.n_test,
                    "d": ds.d, "task": ds.task})
+    if path:
+        record["warm_start_beta"] = start_beta
     return record
 
 

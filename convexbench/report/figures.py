@@ -183,11 +183,17 @@ def sparsity_vs_beta(df: pd.DataFrame, out_dir: str | Path) -> ReportItem | None
     ax2.legend(handles, [{"dataset_label": "dataset"}.get(lb, lb) for lb in labels], fontsize=7)
     fig.tight_layout()
     names = ", ".join(sorted(conv["dataset_label"].unique()))
+    solvers = ", ".join(sorted(conv["method"].dropna().unique())) if "method" in conv else ""
+    warm = "warm_start_beta" in conv and bool(conv["warm_start_beta"].notna().any())
     caption = (
         f"Two-layer convex program on {names} with "
         f"{int(conv['n_patterns'].max())} sampled patterns: the number of nonzero "
         f"groups (neurons of the reconstructed network; dotted: n + 1) and the train "
         f"and test accuracy against beta."
+        + (f" Solved by {solvers}" if solvers else "")
+        + (", along the regularization path (decreasing beta, each solve warm-started "
+           "from the previous optimum, each certified on its own)." if warm
+           else "." if solvers else "")
     )
     return _save(fig, out_dir, "sparsity_vs_beta", "Sparsity and accuracy vs beta", caption)
 
