@@ -222,7 +222,7 @@ def test_working_set_falls_back_to_the_interior_point_method(monkeypatch, mixed)
     fallback reuses the Newton method's)."""
     calls = []
 
-    def failing(gram, Aty, beta, d, x0, tol, time_limit):
+    def failing(gram, Aty, beta, d, x0, tol, deadline):
         calls.append(gram.size)
         return ReducedResult(np.zeros((gram.size // d, d)), "NumericalError", 3, 0.0)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from convexbench.native.deadline import NEVER, Deadline
 from convexbench.native.ipm import Gram, LowRankGram, PackedGram, RowWeightedGram
 from convexbench.native.pricing import atom_price, halfspace_bounds, multiplier_bounds
 from convexbench.programs.base import ConvexProgram, Solution
@@ -21,6 +22,7 @@ from convexbench.programs.relu2 import Relu2Program
 from convexbench.programs.relu3 import Relu3Program
 
 _CHUNK_ENTRIES = 1 << 16  # entries of an (n, chunk) pricing temporary
+_MIN_CHUNK_ROWS = 64  # rows of A per rank update of a packed Gram matrix, at least
 
 
 def _chunks(count: int, per_item: int) -> list[slice]:
@@ -48,23 +50,27 @@ class ColumnFamily:
         raise NotImplementedError
 
     def gram(self, cols: np.ndarray, y: np.ndarray, budget: int = 1 << 16,
-             weights: np.ndarray | None = None, dtype: type = np.float64
-             ) -> tuple[Gram, np.ndarray]:
+             weights: np.ndarray | None = None, dtype: type = np.float64,
+             deadline: Deadline = NEVER) -> tuple[Gram, np.ndarray]:
         """A^T W A and A^T y for the stacked working-set columns (W = diag(weights), the
         identity by default).  Working sets up to twice as wide as the data has rows
         (N = k m d <= 2 n): H packed in one N x N array of ``dtype``, accumulated over row
-        chunks so that at most ``budget`` entries of A exist at a time; wider ones:
+        chunks so that at most ``budget`` entries of A (or 64 rows) exist at a time; wider ones:
         W^(1/2) A itself for the Woodbury solves of ``LowRankGram`` (it holds two n x N arrays
-        and factors an n x n matrix: less memory and fewer flops from N ~ 2 n on)."""
+        and factors an n x n matrix: less memory and fewer flops from N ~ 2 n on).  The clock
+        is read between row chunks (``DeadlineExpired`` once ``deadline`` has passed)."""
         k, md, n = len(cols), self.m * self.d, self.program.n
         root = None if weights is None else np.sqrt(weights)
         b = self.adjoint(cols, y)
         if k * md > 2 * n:
             return self._wide_gram(cols, root), b
         gram = PackedGram.empty(k * md, dtype)
-        step = max(1, budget // max(k * md, 1))
+        # rows per chunk: at least _MIN_CHUNK_ROWS (rank-4 updates of a wide H ran at a fifth
+        # of the speed of rank-64 ones: an 18-minute build at N = 20 x 784 on n = 12000)
+        step = max(_MIN_CHUNK_ROWS, budget // max(k * md, 1))
         buffer = np.empty((min(step, n), k * md), dtype=dtype)  # the only chunk of A
         for lo in range(0, n, step):
+            deadline.check()
             rows = slice(lo, min(lo + step, n))
             flat = self.prediction_rows(cols, rows, buffer[:rows.stop - lo])
             if root is not None:
@@ -124,6 +130,10 @@ class ColumnFamily:
     # Measured (bench FULL sizes): gated2 0.74 -> 0.56 s, relu2 2.39 -> 2.29 s with 10
     # instead of 20; relu3 1.96 s with 20, 2.23 s with 10
     default_max_add: int = 10
+
+    # the longest one exact pricing (refined bound and exact price) has taken, in seconds: the
+    # working set starts none with less time left (``working_set._price``)
+    slowest_price: float = 0.0
 
     def refined_bound(self, col: int, grads: np.ndarray) -> float:
         """A tighter (still valid) upper bound on one column's price; inf if none."""

@@ -37,11 +37,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg import get_blas_funcs, get_lapack_funcs, lapack
+from scipy.linalg import get_blas_funcs, get_lapack_funcs, lapack, solve_triangular
 
+from convexbench.native.deadline import NEVER, PIECE_FLOPS, Deadline, DeadlineExpired
 from convexbench.native.reduced import ReducedResult
 
 _PANEL = 16  # columns mirrored per step (bounds the temporaries of the mirror: N x 16)
+_CHOLESKY_PANEL = 512  # columns per step of the Cholesky factorization under a deadline
 
 
 def zeros_mapped(shape: tuple[int, ...], dtype: type = np.float64) -> np.ndarray:
@@ -102,7 +104,8 @@ class PackedGram:
         """Record the diagonal once all updates are in."""
         self.diag = np.diagonal(self.store).copy()
 
-    def factor(self, blocks: np.ndarray, soc: SocInverse | None = None) -> bool:
+    def factor(self, blocks: np.ndarray, soc: SocInverse | None = None,
+               deadline: Deadline = NEVER) -> bool:
         """Cholesky of H + blockdiag(blocks) (k blocks of md x md) in the lower triangle
         (``soc``, the blocks' inverses in closed form, is of no use here)."""
         M, N = self.store, self.size
@@ -115,8 +118,7 @@ class PackedGram:
             _add_lower_blocks(M, starts, blocks)
             if attempt:  # not numerically positive definite: a tiny ridge
                 M[diag] += reg * 100.0**attempt
-            _, info = lapack.dpotrf(M, lower=1, clean=0, overwrite_a=1)
-            if info == 0:
+            if cholesky_lower(M, deadline) == 0:
                 return True
         return False
 
@@ -127,17 +129,17 @@ class PackedGram:
     # -- for the active-set Newton method (``newton.py``): ``solve_principal`` factors in the
     # lower triangle as ``factor`` does; the others read the upper triangle and ``diag`` only
     def solve_principal(self, idx: np.ndarray, blocks: np.ndarray, rhs: np.ndarray,
-                        ridge: float = 0.0) -> np.ndarray | None:
+                        ridge: float = 0.0, deadline: Deadline = NEVER) -> np.ndarray | None:
         """(H[idx][:, idx] + blockdiag(blocks) + ridge I)^{-1} rhs, for ``idx`` whole columns
         (``blocks``: (len(idx) / md, md, md), one per column, in order), factored like
         ``factor`` in the lower triangle of the one N x N array.  None when not numerically
         positive definite."""
-        if not self.factor_principal(idx, blocks, ridge):
+        if not self.factor_principal(idx, blocks, ridge, deadline):
             return None
         return self.solve_factored(idx, rhs)
 
-    def factor_principal(self, idx: np.ndarray, blocks: np.ndarray, ridge: float = 0.0
-                         ) -> bool:
+    def factor_principal(self, idx: np.ndarray, blocks: np.ndarray, ridge: float = 0.0,
+                         deadline: Deadline = NEVER) -> bool:
         """Cholesky of H[idx][:, idx] + blockdiag(blocks) + ridge I in the lower triangle, the
         variables outside ``idx`` decoupled (unit rows); False when not numerically positive
         definite."""
@@ -154,8 +156,7 @@ class PackedGram:
             M[lo:hi, lo:hi][tl] = 0.0
         M[np.diag_indices(N)] = np.where(keep, self.diag + ridge, 1.0)
         _add_lower_blocks(M, idx[::md], blocks)
-        _, info = get_lapack_funcs("potrf", (M,))(M, lower=1, clean=0, overwrite_a=1)
-        return info == 0
+        return cholesky_lower(M, deadline) == 0
 
     def solve_factored(self, idx: np.ndarray, rhs: np.ndarray) -> np.ndarray:
         """The solve with the last ``factor_principal`` factor (in the store's precision)."""
@@ -179,7 +180,7 @@ class PackedGram:
             part[lo:hi][np.diag_indices(hi - lo)] = self.diag[lo:hi]
         return out
 
-    def diag_blocks(self, md: int) -> np.ndarray:
+    def diag_blocks(self, md: int, deadline: Deadline = NEVER) -> np.ndarray:
         """The k diagonal blocks H_cc (k, md, md)."""
         k = self.size // md
         at = np.arange(k)[:, None, None] * md
@@ -238,7 +239,8 @@ class LowRankGram:
         """The columns whose B_c^{-1} is taken from ``soc`` (none here: see subclasses)."""
         return np.zeros(self._k, dtype=bool)
 
-    def factor(self, blocks: np.ndarray, soc: SocInverse | None = None) -> bool:
+    def factor(self, blocks: np.ndarray, soc: SocInverse | None = None,
+               deadline: Deadline = NEVER) -> bool:
         """B = blockdiag(blocks) = L L^T per block (or in closed form from ``soc``, where a
         subclass can use it); C = I + A B^{-1} A^T (``_sample_matrix``), Cholesky factored."""
         self._plain = self._closed_form(soc)
@@ -260,16 +262,26 @@ class LowRankGram:
         # products (np.linalg.solve on L redid an LU per block and call: measured 6.6 of 14 s
         # on uci:conn-bench-sonar-mines-rocks, relu3, d = 60)
         self._Linv = np.linalg.inv(L)
-        C = self._sample_matrix()
+        C = self._sample_matrix(deadline)
         C[np.diag_indices_from(C)] += 1.0
-        self._C, info = lapack.dpotrf(C, lower=1, overwrite_a=1)
-        return info == 0
+        # C is symmetric: its transpose is the same matrix in Fortran order, factored in place
+        self._C = C.T
+        return cholesky_lower(self._C, deadline) == 0
 
-    def _sample_matrix(self) -> np.ndarray:
-        """A B^{-1} A^T = Y^T Y (n x n), Y_c = L_c^{-1} A_c^T."""
-        Y = self._Linv @ self.A.transpose(0, 2, 1)  # (k, md, n)
-        flat = Y.reshape(-1, Y.shape[2])
-        return flat.T @ flat
+    def _sample_matrix(self, deadline: Deadline = NEVER) -> np.ndarray:
+        """A B^{-1} A^T = Y^T Y (n x n), Y_c = L_c^{-1} A_c^T (in pieces of columns under a
+        deadline)."""
+        k, n, md = self.A.shape
+        C = None
+        for part in deadline.pieces(k, 2.0 * md * n * (n + md)):
+            deadline.check()
+            Y = self._Linv[part] @ self.A[part].transpose(0, 2, 1)  # (k', md, n)
+            flat = Y.reshape(-1, n)
+            if C is None:
+                C = flat.T @ flat
+            else:
+                C += flat.T @ flat
+        return C if C is not None else np.zeros((n, n))
 
     def _block_solve(self, v: np.ndarray) -> np.ndarray:
         """B^{-1} v: L^{-T} L^{-1} v block by block, in closed form for the ``_plain`` columns
@@ -310,7 +322,7 @@ class LowRankGram:
         flat = self._flat()
         return flat.T @ flat[:, idx]
 
-    def diag_blocks(self, md: int) -> np.ndarray:
+    def diag_blocks(self, md: int, deadline: Deadline = NEVER) -> np.ndarray:
         """The k diagonal blocks H_cc (k, md, md) (``md``: the column width)."""
         return np.einsum("kni,knj->kij", self.A, self.A)
 
@@ -353,24 +365,35 @@ class RowWeightedGram(LowRankGram):
             return np.zeros(self._k, dtype=bool)
         return soc.plain.copy()
 
-    def _sample_matrix(self) -> np.ndarray:
+    def _sample_matrix(self, deadline: Deadline = NEVER) -> np.ndarray:
+        """(Under a deadline in pieces of rows or columns of about ``PIECE_FLOPS`` each.)"""
         n, d = self.X.shape
         C = np.zeros((n, n))
         if self._soc is not None:
             p = self._plain
             Mp, eta2 = self.coef[:, p], self._soc.eta2[p]
             if self._XXt is None:
-                self._XXt = self.X @ self.X.T
-            C = (Mp * eta2) @ Mp.T
-            C *= self._XXt
+                XXt = np.empty((n, n))
+                for rows in deadline.pieces(n, 2.0 * n * d):
+                    deadline.check()
+                    np.matmul(self.X[rows], self.X.T, out=XXt[rows])
+                self._XXt = XXt
+            Mw = Mp * eta2
             V = Mp * (self.X @ self._soc.w[p].T) * np.sqrt(2.0 * eta2)
-            C += V @ V.T
+            for rows in deadline.pieces(n, 2.0 * n * (Mp.shape[1] + V.shape[1]) + 2.0 * n):
+                deadline.check()
+                Cr = C[rows]
+                np.matmul(Mw[rows], Mp.T, out=Cr)
+                Cr *= self._XXt[rows]
+                Cr += V[rows] @ V.T
         if len(self._rest):
             factors, cols = self._rest_factors()  # (g, d, d): F_g^T; one column each
-            Y = (factors.reshape(-1, d) @ self.X.T).reshape(len(cols), d, n)
-            Y *= self.coef[:, cols].T[:, None, :]
-            flat = Y.reshape(-1, n)
-            C += flat.T @ flat
+            for part in deadline.pieces(len(cols), 2.0 * d * n * (n + d)):
+                deadline.check()
+                Y = (factors[part].reshape(-1, d) @ self.X.T).reshape(-1, d, n)
+                Y *= self.coef[:, cols[part]].T[:, None, :]
+                flat = Y.reshape(-1, n)
+                C += flat.T @ flat
         return C
 
     def _rest_factors(self) -> tuple[np.ndarray, np.ndarray]:
@@ -404,6 +427,47 @@ def _add_lower_blocks(M: np.ndarray, starts: np.ndarray, blocks: np.ndarray) -> 
     ti, tj = np.tril_indices(blocks.shape[1])
     at = np.asarray(starts)[:, None]
     M[(at + ti).ravel(), (at + tj).ravel()] += blocks[:, ti, tj].ravel()
+
+
+def cholesky_lower(M: np.ndarray, deadline: Deadline = NEVER) -> int:
+    """Cholesky factor of the symmetric matrix in the lower triangle of the Fortran-ordered
+    ``M`` (float32 or float64), in place, the strict upper triangle left alone (LAPACK's
+    ``potrf`` with ``clean=0``); returns LAPACK's ``info`` (0: positive definite).
+
+    Without a deadline, or when the whole factorization is one piece of work
+    (``deadline.PIECE_FLOPS``), LAPACK itself.  Otherwise left-looking by panels of
+    ``_CHOLESKY_PANEL`` columns, reading the clock between products (``DeadlineExpired``):
+    measured 1.1-1.3 times LAPACK's time on one core, N = 3000 and 8000."""
+    N = M.shape[0]
+    potrf = get_lapack_funcs("potrf", (M,))
+    if not deadline.limited or N**3 / 3.0 <= PIECE_FLOPS:
+        return int(potrf(M, lower=1, clean=0, overwrite_a=1)[1])
+    deadline.check()
+    tl = None
+    for j in range(0, N, _CHOLESKY_PANEL):
+        e = min(j + _CHOLESKY_PANEL, N)
+        D = np.tril(M[j:e, j:e])
+        if j:
+            left = M[j:e, :j]  # the panel's rows of the finished columns of L
+            D -= np.tril(left @ left.T)
+            for rows in deadline.pieces(N - e, 2.0 * j * (e - j)):
+                deadline.check()
+                lo, hi = e + rows.start, e + rows.stop
+                M[lo:hi, j:e] -= M[lo:hi, :j] @ left.T
+        L, info = potrf(np.asfortranarray(D), lower=1, clean=1, overwrite_a=1)
+        if info:
+            return int(j + info)
+        if tl is None or len(tl[0]) != (e - j) * (e - j + 1) // 2:
+            tl = np.tril_indices(e - j)
+        M[j:e, j:e][tl] = L[tl]
+        if e < N:
+            Linv_t = solve_triangular(L, np.eye(e - j, dtype=L.dtype), lower=True,
+                                      check_finite=False).T
+            for rows in deadline.pieces(N - e, 2.0 * (e - j) ** 2):
+                lo, hi = e + rows.start, e + rows.stop
+                M[lo:hi, j:e] = M[lo:hi, j:e] @ Linv_t
+        deadline.check()
+    return 0
 
 
 def _mirror_upper(M: np.ndarray) -> None:
@@ -569,7 +633,7 @@ class _Kkt:
     def G_u(self, x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return -self.K(x), -np.concatenate([t[:, None], x[self.xi_block]], axis=1)
 
-    def factor(self, cones: _Cones) -> bool:
+    def factor(self, cones: _Cones, deadline: Deadline = NEVER) -> bool:
         """Factor P + G^T W^-2 G with t eliminated: H plus a block-diagonal matrix."""
         k, m, d, md = self.k, self.m, self.d, self.md
         alpha, c, S = cones.inv_sq_blocks()
@@ -581,6 +645,7 @@ class _Kkt:
         if self.r:
             wz = 1.0 / cones.wl**2  # W^{-2} of the rows
             for col in np.flatnonzero(np.diff(self.bounds)):  # columns, not patterns
+                deadline.check()
                 lo, hi = self.bounds[col], self.bounds[col + 1]
                 Kc = self.rows[lo:hi]
                 blocks[col] += Kc.T @ (wz[lo:hi, None] * Kc)
@@ -589,7 +654,7 @@ class _Kkt:
         if m == 1:
             with np.errstate(over="ignore"):
                 soc = SocInverse(cones.eta**2, cones.w[:, 1:], np.diff(self.bounds) == 0)
-        return self.gram.factor(blocks, soc)
+        return self.gram.factor(blocks, soc, deadline)
 
     def solve(self, cones: _Cones, bx, bt, bzl, bzq):
         """Solve [P G^T; G -W^2] [du; dz] = [b_u; b_z] with the current factor."""
@@ -629,7 +694,7 @@ def _max_step(sl, zl, sq, zq, dsl, dzl, dsq, dzq) -> float:
 def solve_ipm(
     gram: Gram, Aty: np.ndarray, beta: float, m: int, d: int, owner: np.ndarray,
     rows: np.ndarray, tol: float = 1e-9, max_iter: int = 100,
-    time_limit: float | None = None, refine: int = 1,
+    time_limit: float | None = None, refine: int = 1, deadline: Deadline | None = None,
 ) -> ReducedResult:
     """Solve the restricted program (module docstring) given its Gram matrix.
 
@@ -637,15 +702,23 @@ def solve_ipm(
     belongs to; zero rows are dropped.  Stops when the relative gap and the relative primal
     and dual residuals are below ``tol``; returns the best iterate seen (x shaped (k, m d)),
     with status Solved, AlmostSolved (within 100 tol), MaxIterations, MaxTime or
-    NumericalError.
+    NumericalError.  The time limit is the earlier of ``deadline`` and ``time_limit``
+    seconds from the start; factorizations are interrupted by it too (``MaxTime`` with the
+    best iterate, or zero before the first).
     """
     start = time.perf_counter()
+    deadline = (deadline or NEVER).sooner(time_limit, start)
     kkt = _Kkt(gram, m, d, owner, rows)
     r, B = kkt.r, kkt.B
     q_x, q_t = -Aty, np.full(B, beta)
     # initial point (CVXOPT): solve with W = I, then shift s and z into the cones
     cones = _Cones(np.ones(r), np.ones(r), _unit(B, d), _unit(B, d))
-    if not kkt.factor(cones):
+    try:
+        factored = kkt.factor(cones, deadline)
+    except DeadlineExpired:
+        return ReducedResult(np.zeros((kkt.k, kkt.md)), "MaxTime", 0,
+                             time.perf_counter() - start)
+    if not factored:
         return ReducedResult(np.zeros((kkt.k, kkt.md)), "NumericalError", 0,
                              time.perf_counter() - start)
     x, t, zl, zq = kkt.solve(cones, -q_x, -q_t, np.zeros(r), np.zeros((B, d + 1)))
@@ -657,61 +730,65 @@ def solve_ipm(
     best: tuple[float, np.ndarray] = (np.inf, x)  # (worst of gap and residuals, x)
     iterations = 0
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        while iterations < max_iter:
-            iterations += 1
-            Hx = gram.matvec(x)
-            gx, gt = kkt.GT_z(zl, zq)
-            Gl, Gq = kkt.G_u(x, t)
-            res = (Hx + q_x + gx, q_t + gt, sl + Gl, sq + Gq)  # (P u + q + G^T z, G u + s)
-            mu_sum = float(sl @ zl + np.einsum("bi,bi->", sq, zq))
-            pobj = 0.5 * float(x @ Hx) - float(Aty @ x) + beta * float(t.sum())
-            gap = mu_sum / max(1.0, abs(pobj))
-            pres = np.sqrt(float(res[2] @ res[2]) + float(np.sum(res[3] ** 2))) / max(
-                1.0, np.sqrt(float(x @ x) + float(t @ t)))
-            dres = np.sqrt(float(res[0] @ res[0]) + float(res[1] @ res[1])) / max(
-                1.0, np.sqrt(float(Aty @ Aty) + B * beta**2))
-            worst = max(gap, pres, dres)
-            if not np.isfinite(worst):
-                status = "NumericalError"
-                break
-            if worst < best[0]:
-                best = (worst, x.copy())
-            if worst <= tol:
-                status = "Solved"
-                break
-            if time_limit is not None and time.perf_counter() - start > time_limit:
-                status = "MaxTime"
-                break
-            cones = _Cones(sl, zl, sq, zq)
-            if not kkt.factor(cones):
-                status = "NumericalError"
-                break
-            mu = mu_sum / nu
-            lam_l, lam_q = cones.lam_l, cones.lam_q
+        try:
+            while iterations < max_iter:
+                iterations += 1
+                Hx = gram.matvec(x)
+                gx, gt = kkt.GT_z(zl, zq)
+                Gl, Gq = kkt.G_u(x, t)
+                res = (Hx + q_x + gx, q_t + gt, sl + Gl, sq + Gq)  # (P u + q + G^T z, G u + s)
+                mu_sum = float(sl @ zl + np.einsum("bi,bi->", sq, zq))
+                pobj = 0.5 * float(x @ Hx) - float(Aty @ x) + beta * float(t.sum())
+                gap = mu_sum / max(1.0, abs(pobj))
+                pres = np.sqrt(float(res[2] @ res[2]) + float(np.sum(res[3] ** 2))) / max(
+                    1.0, np.sqrt(float(x @ x) + float(t @ t)))
+                dres = np.sqrt(float(res[0] @ res[0]) + float(res[1] @ res[1])) / max(
+                    1.0, np.sqrt(float(Aty @ Aty) + B * beta**2))
+                worst = max(gap, pres, dres)
+                if not np.isfinite(worst):
+                    status = "NumericalError"
+                    break
+                if worst < best[0]:
+                    best = (worst, x.copy())
+                if worst <= tol:
+                    status = "Solved"
+                    break
+                if deadline.expired():
+                    status = "MaxTime"
+                    break
+                cones = _Cones(sl, zl, sq, zq)
+                if not kkt.factor(cones, deadline):
+                    status = "NumericalError"
+                    break
+                mu = mu_sum / nu
+                lam_l, lam_q = cones.lam_l, cones.lam_q
 
-            def direction(vl, vq, cones=cones, res=res):
-                """Newton direction for the scaled complementarity rhs v (W^-1 ds + W dz = v)."""
-                rhs = (-res[0], -res[1], -res[2] - cones.wl * vl, -res[3] - cones.scale_q(vq))
-                dx, dt, dzl, dzq = kkt.solve_refined(cones, rhs, refine)
-                dsl = cones.wl * (vl - cones.wl * dzl)  # ds = W (v - W dz)
-                dsq = cones.scale_q(vq - cones.scale_q(dzq))
-                return dx, dt, dzl, dzq, dsl, dsq
+                def direction(vl, vq, cones=cones, res=res):
+                    """Newton direction for the scaled complementarity rhs v
+                    (W^-1 ds + W dz = v)."""
+                    rhs = (-res[0], -res[1], -res[2] - cones.wl * vl, -res[3] - cones.scale_q(vq))
+                    dx, dt, dzl, dzq = kkt.solve_refined(cones, rhs, refine)
+                    dsl = cones.wl * (vl - cones.wl * dzl)  # ds = W (v - W dz)
+                    dsq = cones.scale_q(vq - cones.scale_q(dzq))
+                    return dx, dt, dzl, dzq, dsl, dsq
 
-            # predictor (affine scaling): v = -lam
-            dx, dt, dzl, dzq, dsl, dsq = direction(-lam_l, -lam_q)
-            a_aff = min(1.0, _max_step(sl, zl, sq, zq, dsl, dzl, dsq, dzq))
-            sigma = (1.0 - a_aff) ** 3
-            # corrector: lam o v = -lam o lam - (W^-1 ds_a) o (W dz_a) + sigma mu e
-            cl = -lam_l * lam_l - (dsl / cones.wl) * (cones.wl * dzl) + sigma * mu
-            cq = -_jordan(lam_q, lam_q) - _jordan(cones.unscale_q(dsq), cones.scale_q(dzq))
-            cq[:, 0] += sigma * mu
-            dx, dt, dzl, dzq, dsl, dsq = direction(cl / lam_l, _jordan_solve(lam_q, cq))
-            a = min(1.0, 0.99 * _max_step(sl, zl, sq, zq, dsl, dzl, dsq, dzq))
-            if not np.isfinite(a) or a < 1e-12:
-                status = "NumericalError"
-                break
-            x, t = x + a * dx, t + a * dt
-            sl, sq, zl, zq = sl + a * dsl, sq + a * dsq, zl + a * dzl, zq + a * dzq
+                # predictor (affine scaling): v = -lam
+                dx, dt, dzl, dzq, dsl, dsq = direction(-lam_l, -lam_q)
+                a_aff = min(1.0, _max_step(sl, zl, sq, zq, dsl, dzl, dsq, dzq))
+                sigma = (1.0 - a_aff) ** 3
+                # corrector: lam o v = -lam o lam - (W^-1 ds_a) o (W dz_a) + sigma mu e
+                cl = -lam_l * lam_l - (dsl / cones.wl) * (cones.wl * dzl) + sigma * mu
+                cq = -_jordan(lam_q, lam_q) - _jordan(cones.unscale_q(dsq), cones.scale_q(dzq))
+                cq[:, 0] += sigma * mu
+                dx, dt, dzl, dzq, dsl, dsq = direction(cl / lam_l, _jordan_solve(lam_q, cq))
+                a = min(1.0, 0.99 * _max_step(sl, zl, sq, zq, dsl, dzl, dsq, dzq))
+                if not np.isfinite(a) or a < 1e-12:
+                    status = "NumericalError"
+                    break
+                x, t = x + a * dx, t + a * dt
+                sl, sq, zl, zq = sl + a * dsl, sq + a * dsq, zl + a * dzl, zq + a * dzq
+        except DeadlineExpired:  # inside a factorization: the best iterate so far
+            status = "MaxTime"
     if status != "Solved":
         # near the optimum the Newton systems lose accuracy: keep the best iterate seen
         worst, x = best

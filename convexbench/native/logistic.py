@@ -21,6 +21,7 @@ import numpy as np
 
 from convexbench.losses import LogisticLoss
 from convexbench.native import newton
+from convexbench.native.deadline import NEVER, Deadline, DeadlineExpired
 from convexbench.native.families import ColumnFamily
 from convexbench.native.ipm import solve_ipm
 from convexbench.native.mixed import mixed_gram
@@ -40,11 +41,14 @@ def _objective(fam: ColumnFamily, cols: np.ndarray, x: np.ndarray, y: np.ndarray
 def solve_restricted_logistic(
     fam: ColumnFamily, cols: np.ndarray, y: np.ndarray, beta: float, owner: np.ndarray,
     rows: np.ndarray, x0: np.ndarray, tol: float = 1e-9, time_limit: float | None = None,
-    max_iter: int = 50, mixed: bool = True,
+    max_iter: int = 50, mixed: bool = True, deadline: Deadline | None = None,
 ) -> ReducedResult:
     """Solve the restricted logistic program from ``x0`` (k, m d); see the module doc.
-    ``mixed``: the gated Newton method's Gram matrix in float32 (``mixed.py``)."""
+    ``mixed``: the gated Newton method's Gram matrix in float32 (``mixed.py``).  Stops with
+    ``MaxTime`` and the current iterate at the earlier of ``deadline`` and ``time_limit``
+    seconds from the start, also inside a Gram build or a model solve."""
     start = time.perf_counter()
+    deadline = (deadline or NEVER).sooner(time_limit, start)
     x = np.array(x0, dtype=float)
     F, z = _objective(fam, cols, x, y, beta)
     status, inner = "MaxIterations", 0
@@ -56,7 +60,7 @@ def solve_restricted_logistic(
         np.min(np.einsum("rj,rj->r", rows, x[owner]))) >= 0.0
     use_newton = newton.applies(fam, len(cols))
     for _ in range(max_iter):
-        if time_limit is not None and time.perf_counter() - start > time_limit:
+        if deadline.expired():
             status = "MaxTime"
             break
         grad = _LOSS.gradient(z, y)  # -y sigmoid(-y z)
@@ -64,14 +68,18 @@ def solve_restricted_logistic(
         w = p * (1.0 - p)
         # model: loss(z0) + grad^T A dx + dx^T A^T W A dx / 2 = 1/2 x^T H x - b^T x + const
         rhs = w * z - grad
-        gram, b = (mixed_gram(fam, cols, rhs, weights=w) if use_newton and mixed
-                   else fam.gram(cols, rhs, weights=w))
-        left = None if time_limit is None else time_limit - (time.perf_counter() - start)
+        try:
+            gram, b = (mixed_gram(fam, cols, rhs, weights=w, deadline=deadline)
+                       if use_newton and mixed
+                       else fam.gram(cols, rhs, weights=w, deadline=deadline))
+        except DeadlineExpired:
+            status = "MaxTime"
+            break
         if use_newton:
-            res = newton.solve_newton(gram, b, beta, fam.d, x, tol=inner_tol, time_limit=left)
+            res = newton.solve_newton(gram, b, beta, fam.d, x, tol=inner_tol, deadline=deadline)
         else:
             res = solve_ipm(gram, b, beta, fam.m, fam.d, owner, rows, tol=inner_tol,
-                            time_limit=left)
+                            deadline=deadline)
         inner += res.iterations
         del gram
         if not res.ok:

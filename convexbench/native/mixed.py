@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from convexbench.native.deadline import NEVER, Deadline
 from convexbench.native.families import ColumnFamily
 from convexbench.native.ipm import PackedGram
 
@@ -43,21 +44,27 @@ class MixedGram:
         z = np.einsum("nk,nk->n", self.coef, self.X @ x.reshape(self.k, self.d).T)
         return ((self.coef * z[:, None]).T @ self.X).ravel()
 
-    def diag_blocks(self, d: int) -> np.ndarray:
-        """The k diagonal blocks H_cc = X^T diag(a_c^2) X, exact."""
+    def diag_blocks(self, d: int, deadline: Deadline = NEVER) -> np.ndarray:
+        """The k diagonal blocks H_cc = X^T diag(a_c^2) X, exact (2 n d^2 flops each: the
+        clock is read between them)."""
         sq = self.coef**2
-        return np.stack([(self.X * sq[:, c, None]).T @ self.X for c in range(self.k)])
+        out = np.empty((self.k, self.d, self.d))
+        for c in range(self.k):
+            deadline.check()
+            out[c] = (self.X * sq[:, c, None]).T @ self.X
+        return out
 
     def solve_principal(self, idx: np.ndarray, blocks: np.ndarray, rhs: np.ndarray,
-                        ridge: float = 0.0) -> np.ndarray | None:
+                        ridge: float = 0.0, deadline: Deadline = NEVER) -> np.ndarray | None:
         """(H[idx][:, idx] + blockdiag(blocks) + ridge I)^{-1} rhs (``idx`` whole groups, in
         order; ``blocks`` one per group): conjugate gradients on the exact system,
         preconditioned by the float32 Cholesky factor.  None when no factor exists or the
-        iteration does not converge (the caller then tries a larger ridge)."""
+        iteration does not converge (the caller then tries a larger ridge); the factorization
+        and the iteration read the clock (``DeadlineExpired``)."""
         scale = max(1.0, float(np.max(self.diag[idx])))
         for extra in _PRECONDITIONER_RIDGES:  # a ridge in the preconditioner only
             if self.packed.factor_principal(idx, blocks.astype(np.float32),
-                                            ridge + extra * scale):
+                                            ridge + extra * scale, deadline):
                 break
         else:
             return None
@@ -73,16 +80,19 @@ class MixedGram:
         def precondition(v: np.ndarray) -> np.ndarray:
             return self.packed.solve_factored(idx, v.astype(np.float32)).astype(np.float64)
 
-        return conjugate_gradients(apply, precondition, np.asarray(rhs, dtype=np.float64))
+        return conjugate_gradients(apply, precondition, np.asarray(rhs, dtype=np.float64),
+                                   deadline=deadline)
 
 
 def conjugate_gradients(apply: Callable[[np.ndarray], np.ndarray],
                         precondition: Callable[[np.ndarray], np.ndarray], b: np.ndarray,
                         rtol: float = _CG_RTOL, accept: float = _CG_ACCEPT,
-                        max_iter: int = _CG_MAX_ITER) -> np.ndarray | None:
+                        max_iter: int = _CG_MAX_ITER, deadline: Deadline = NEVER
+                        ) -> np.ndarray | None:
     """x with ||apply(x) - b|| <= rtol ||b|| (or ``accept`` ||b|| when the iteration stalls)
     by preconditioned conjugate gradients from precondition(b); None if neither holds or the
-    operator is not positive definite along the way."""
+    operator is not positive definite along the way; ``DeadlineExpired`` once ``deadline``
+    has passed (read every iteration)."""
     bnorm = float(np.linalg.norm(b))
     if bnorm == 0.0:
         return np.zeros_like(b)
@@ -95,6 +105,7 @@ def conjugate_gradients(apply: Callable[[np.ndarray], np.ndarray],
     for _ in range(max_iter):
         if best[0] <= rtol * bnorm:
             break
+        deadline.check()
         Ap = apply(p)
         pAp = float(p @ Ap)
         if not (np.isfinite(pAp) and pAp > 0.0):
@@ -114,9 +125,11 @@ def conjugate_gradients(apply: Callable[[np.ndarray], np.ndarray],
 
 
 def mixed_gram(fam: ColumnFamily, cols: np.ndarray, y: np.ndarray,
-               weights: np.ndarray | None = None) -> tuple[MixedGram, np.ndarray]:
-    """The ``MixedGram`` of a gated working set and A^T y (exact)."""
-    packed, b = fam.gram(cols, y, weights=weights, dtype=np.float32)
+               weights: np.ndarray | None = None, deadline: Deadline = NEVER
+               ) -> tuple[MixedGram, np.ndarray]:
+    """The ``MixedGram`` of a gated working set and A^T y (exact); the build reads the
+    clock between row chunks (``DeadlineExpired``)."""
+    packed, b = fam.gram(cols, y, weights=weights, dtype=np.float32, deadline=deadline)
     coef = fam.row_weights(cols)
     if weights is not None:
         coef = coef * np.sqrt(weights)[:, None]

@@ -34,6 +34,7 @@ import time
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
+from convexbench.native.deadline import NEVER, Deadline, DeadlineExpired
 from convexbench.native.families import ColumnFamily
 from convexbench.native.ipm import Gram, LowRankGram, PackedGram
 from convexbench.native.mixed import MixedGram
@@ -79,20 +80,39 @@ def _measures(b, beta, x, r, Hx):
 def solve_newton(
     gram: Gram | MixedGram, Aty: np.ndarray, beta: float, d: int, x0: np.ndarray | None = None,
     tol: float = 1e-9, max_iter: int = 30, time_limit: float | None = None,
+    deadline: Deadline | None = None,
 ) -> ReducedResult:
     """Solve the cone-free restricted program (module docstring) from ``x0`` (k, d) (zero if
     None); returns x (k, d) with status Solved, or the last iterate with a status that is not
-    ok."""
+    ok (``MaxTime`` at the earlier of ``deadline`` and ``time_limit`` seconds from the start,
+    also from inside a factorization or a refined solve: every iterate is a valid point)."""
     start = time.perf_counter()
+    deadline = (deadline or NEVER).sooner(time_limit, start)
     N = gram.size
     k = N // d
     b = np.asarray(Aty, dtype=float)
     x = np.zeros((k, d)) if x0 is None else np.array(x0, dtype=float).reshape(k, d)
+    try:
+        return _solve_newton(gram, b, beta, d, x, tol, max_iter, deadline, start)
+    except DeadlineExpired:
+        return ReducedResult(x, "MaxTime", 0, time.perf_counter() - start)
+
+
+def _solve_newton(gram: Gram | MixedGram, b: np.ndarray, beta: float, d: int, x: np.ndarray,
+                  tol: float, max_iter: int, deadline: Deadline, start: float
+                  ) -> ReducedResult:
+    """The method of ``solve_newton`` on ``x`` (k, d), updated in place."""
+    N = gram.size
+    k = N // d
     max_side = 2 * gram.A.shape[1] if isinstance(gram, LowRankGram) else N
-    blocks = gram.diag_blocks(d)  # H_gg
+    blocks = gram.diag_blocks(d, deadline)  # H_gg
     if not np.all(np.isfinite(blocks)):
         return ReducedResult(x, "NumericalError", 0, time.perf_counter() - start)
-    lmax = np.maximum(np.linalg.eigvalsh(blocks)[:, -1], 1e-300)
+    lmax = np.empty(k)
+    for part in deadline.pieces(k, 10.0 * d**3):
+        deadline.check()
+        lmax[part] = np.linalg.eigvalsh(blocks[part])[:, -1]
+    lmax = np.maximum(lmax, 1e-300)
     eye = np.eye(d)
     bscale = max(1.0, np.sqrt(float(b @ b) + k * beta**2))
     status = "MaxIterations"
@@ -111,7 +131,7 @@ def solve_newton(
                 break
             if iterations >= max_iter:
                 break
-            if time_limit is not None and time.perf_counter() - start > time_limit:
+            if deadline.expired():
                 status = "MaxTime"
                 break
             iterations += 1
@@ -177,7 +197,7 @@ def solve_newton(
                 continue  # optimal on S already (e.g. one group after the step above)
             curv = (beta / nx)[:, None, None] * (eye[None] - w[:, :, None] * w[:, None, :])
             for ridge in _RIDGES:  # Levenberg-style damping where H_SS is (nearly) singular
-                p = _newton_direction(gram, idx, curv, grad, ridge)
+                p = _newton_direction(gram, idx, curv, grad, ridge, deadline)
                 if p is None:
                     continue
                 xp = np.einsum("gi,gi->g", xs, p)
@@ -247,18 +267,19 @@ def _drop_change(x, r, Hgx, norms_x, beta):
 
 
 def _newton_direction(gram: Gram | MixedGram, idx: np.ndarray, curv: np.ndarray, grad: np.ndarray,
-                      ridge: float) -> np.ndarray | None:
+                      ridge: float, deadline: Deadline = NEVER) -> np.ndarray | None:
     """-(H_SS + blockdiag(curv) + ridge max(1, max diag H_SS) I)^{-1} grad (S: the variables
     ``idx``) by Cholesky; None when the matrix is not numerically positive definite."""
     s, d = grad.shape
     if isinstance(gram, (PackedGram, MixedGram)):  # in the array that holds H, as the IPM does
         scale = max(1.0, float(np.max(gram.diag[idx])))
-        x = gram.solve_principal(idx, curv, grad.ravel(), ridge * scale)
+        x = gram.solve_principal(idx, curv, grad.ravel(), ridge * scale, deadline=deadline)
         if x is None or not np.all(np.isfinite(x)):
             return None
         return -x.reshape(s, d)
     ti, tj = np.triu_indices(d)
     base = np.arange(s)[:, None] * d
+    deadline.check()
     M = gram.principal_upper(idx)
     if ridge:
         M[np.diag_indices_from(M)] += ridge * max(1.0, float(np.max(gram.diag[idx])))

@@ -18,6 +18,12 @@ Outer loop:
    columns priced above beta join the working set;
 4. stop when no row and no column was added and the dual gap, computed from an upper bound
    on the largest exact price over all columns, is below the tolerance.
+
+Under ``time_limit`` one ``Deadline`` (native/deadline.py) goes down to every routine that
+can run long (Gram builds, factorizations, Newton, interior-point and conjugate-gradient
+iterations, pricing; Clarabel gets the time left); when it passes, the solve returns the best
+feasible point it has seen (restricted optima, an interrupted restricted solve's iterate, the
+warm start; zero, always feasible, if none) with status ``time_limit``.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from threadpoolctl import threadpool_limits
 
 from convexbench.certificates import default_dual_direction, failure, relative_violation
 from convexbench.native import newton
+from convexbench.native.deadline import NEVER, Deadline, DeadlineExpired
 from convexbench.native.duality import relative_gap, scaled_dual_value
 from convexbench.native.families import ColumnFamily, family_for
 from convexbench.native.ipm import solve_ipm
@@ -108,11 +115,13 @@ def _seed(fam: ColumnFamily, cols: np.ndarray, x: np.ndarray, count: int) -> np.
 
 def _price(
     fam: ColumnFamily, lam: np.ndarray, beta: float, thresh: float, in_set: np.ndarray,
-    max_add: int, deadline: float = np.inf,
+    max_add: int, deadline: Deadline = NEVER,
 ) -> tuple[list[int], list[np.ndarray], float]:
     """Violating columns outside the set (at most ``max_add``), their maximizers, and an upper
     bound on the largest exact price over all columns (valid when no violator was found;
-    infinite when the deadline interrupted the pricing)."""
+    infinite when the deadline interrupted the pricing).  One exact price cannot be
+    interrupted (an NNLS or an SOCP: seconds each at n = 12000, d = 784): none starts with
+    less time left than the slowest one so far took (``fam.slowest_price``)."""
     cheap, grads = fam.cheap_prices(lam)
     order = np.argsort(-cheap)
     new: list[int] = []
@@ -121,18 +130,22 @@ def _price(
     skipped = 0.0  # the largest refined bound of a column that was not priced exactly
     bound = 0.0
     for pos, c in enumerate(order):
-        if time.perf_counter() > deadline:
+        left = deadline.left()
+        if left is not None and left <= fam.slowest_price:
             return new, dirs, np.inf
         if cheap[c] <= thresh or len(new) >= max_add:
             bound = max(best, skipped, float(cheap[c]))
             break
+        began = time.perf_counter()
         refined = fam.refined_bound(int(c), grads)
         if refined <= thresh or (in_set[c] and refined <= best):
+            fam.slowest_price = max(fam.slowest_price, time.perf_counter() - began)
             skipped = max(skipped, refined)
             if pos == len(order) - 1:
                 bound = max(best, skipped)
             continue
         price, u = fam.exact_price(int(c), grads)
+        fam.slowest_price = max(fam.slowest_price, time.perf_counter() - began)
         best = max(best, price)
         if price > thresh and not in_set[c]:
             new.append(int(c))
@@ -147,14 +160,16 @@ _CLARABEL_FALLBACK_MAX = 2000  # Clarabel's KKT system on a dense N x N Gram: ~1
 
 def _solve_restricted(
     fam: ColumnFamily, cols: np.ndarray, y: np.ndarray, beta: float, owner: np.ndarray,
-    rows: np.ndarray, tol: float, time_limit: float | None, opts: NativeOptions,
+    rows: np.ndarray, tol: float, deadline: Deadline, opts: NativeOptions,
     x0: np.ndarray,
 ) -> ReducedResult:
     """The restricted program by the dense interior-point method, or by Clarabel when asked
     to or when the interior-point method fails numerically on a working set small enough for
     Clarabel's dense KKT system (N <= ``_CLARABEL_FALLBACK_MAX``; beyond that the method's
     best iterate is returned and the certificate of the outer loop judges it).  ``x0`` (k, m d)
-    is the previous restricted optimum padded with zero rows for the new columns."""
+    is the previous restricted optimum padded with zero rows for the new columns.  Status
+    ``MaxTime`` once ``deadline`` has passed in a solve (``DeadlineExpired`` from a Gram
+    build)."""
     gram = None
     if opts.reduced_solver == "ipm":
         tried = None
@@ -165,47 +180,52 @@ def _solve_restricted(
             # ``mixed_precision`` (half the memory; exact products, refined solves; the
             # interior-point fallback then needs its own float64 H)
             if opts.mixed_precision:
-                newton_gram, Aty = mixed_gram(fam, cols, y)
+                newton_gram, Aty = mixed_gram(fam, cols, y, deadline=deadline)
             else:
-                gram, Aty = fam.gram(cols, y)
+                gram, Aty = fam.gram(cols, y, deadline=deadline)
                 newton_gram = gram
             tried = newton.solve_newton(newton_gram, Aty, beta, fam.d, x0, tol=tol,
-                                        time_limit=time_limit)
+                                        deadline=deadline)
             del newton_gram
             if tried.ok or tried.status == "MaxTime":
                 return tried
-            if time_limit is not None:
-                time_limit = time_limit - tried.seconds
         if gram is None:
-            gram, Aty = fam.gram(cols, y)
+            gram, Aty = fam.gram(cols, y, deadline=deadline)
         res = solve_ipm(gram, Aty, beta, fam.m, fam.d, owner, rows, tol=tol,
-                        time_limit=time_limit)
+                        deadline=deadline)
         if tried is not None:  # count the failed attempt's work too
             res = replace(res, iterations=res.iterations + tried.iterations,
                           seconds=res.seconds + tried.seconds)
         if res.ok or res.status == "MaxTime" or gram.size > _CLARABEL_FALLBACK_MAX:
             return res
     if gram is None:
-        gram, Aty = fam.gram(cols, y)
+        gram, Aty = fam.gram(cols, y, deadline=deadline)
     H = gram.full()
     del gram
+    left = deadline.left()
+    if left is not None and left <= 0:
+        return ReducedResult(x0, "MaxTime", 0, 0.0)
     return solve_reduced(H, Aty, beta, fam.m, fam.d, owner, rows, tol=tol,
-                         time_limit=time_limit, direct_solve_method=opts.direct_solve_method,
+                         time_limit=left, direct_solve_method=opts.direct_solve_method,
                          threads=opts.threads)
 
 
 def _solve_restricted_loss(
     fam: ColumnFamily, cols: np.ndarray, y: np.ndarray, loss: str, beta: float,
-    owner: np.ndarray, rows: np.ndarray, tol: float, time_limit: float | None,
-    opts: NativeOptions,
+    owner: np.ndarray, rows: np.ndarray, tol: float, deadline: Deadline,
+    opts: NativeOptions, x0: np.ndarray,
 ) -> ReducedResult:
     """The restricted program with the hinge or logistic loss, by Clarabel on the n x N
-    prediction operator of the working set (no Gram form for these losses)."""
+    prediction operator of the working set (no Gram form for these losses), with the time
+    left before ``deadline`` as Clarabel's limit."""
     blocks = fam.prediction_blocks(cols)  # (k, n, md)
     A = blocks.transpose(1, 0, 2).reshape(blocks.shape[1], -1)
     del blocks
+    left = deadline.left()
+    if left is not None and left <= 0:
+        return ReducedResult(x0, "MaxTime", 0, 0.0)
     return solve_reduced_loss(A, y, loss, beta, fam.m, fam.d, owner, rows, tol=tol,
-                              time_limit=time_limit,
+                              time_limit=left,
                               direct_solve_method=opts.direct_solve_method,
                               threads=opts.threads)
 
@@ -237,20 +257,32 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
     thresh = beta * (1.0 + opts.price_eps * opts.tol)
     per_round = opts.max_add or fam.default_max_add
 
+    deadline = Deadline.after(opts.time_limit, start)
+
     def elapsed() -> float:
         return time.perf_counter() - start
 
-    def remaining() -> float | None:
-        return None if opts.time_limit is None else opts.time_limit - elapsed()
+    best: tuple[float, Solution, float, float] | None = None  # (obj, solution, gap, viol)
+
+    def consider(cols: np.ndarray, x: np.ndarray) -> None:
+        """Keep (cols, x) as ``best`` when it is finite, feasible and better (a point that
+        was not a restricted optimum: the warm start, an interrupted solve's iterate)."""
+        nonlocal best
+        if not np.all(np.isfinite(x)):
+            return
+        objective, violation = _assess(program, fam, cols, x)[1::2]
+        if violation <= opts.tol and (best is None or objective < best[0]):
+            best = (objective, fam.to_solution(cols, x), np.inf, violation)
 
     if warm_start is not None:
         cols, x = fam.from_solution(warm_start)
         state = _State(cols, x, _seed(fam, cols, x, seed_rows))
+        if deadline.limited:
+            consider(cols, x)
     else:
         state = _State(np.zeros(0, np.int64), np.zeros((0, md)), np.zeros((0, fam.R), bool))
     trace: list[tuple[float, float, float]] = []
     pruned_rows: dict[int, np.ndarray] = {}  # cone rows of each column pruned once
-    best: tuple[float, Solution, float, float] | None = None  # (obj, solution, gap, viol)
     inner = 0
     status, message = "optimal_inaccurate", "outer iteration limit"
     rel_gap, violation = np.inf, 0.0
@@ -260,31 +292,21 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
     while it < opts.max_outer:
         it += 1
         if need_solve:
-            left = remaining()
-            if left is not None and left <= 0:
+            if deadline.expired():
                 status, message = "time_limit", "time limit reached"
                 break
-            owner, rows = fam.cone_rows(state.cols, state.which)
-            if loss.name == "squared":
-                res = _solve_restricted(fam, state.cols, y, beta, owner, rows, reduced_tol,
-                                        left, opts, state.x)
-            else:
-                res = None
-                if loss.name == "logistic" and opts.logistic_newton:
-                    res = solve_restricted_logistic(fam, state.cols, y, beta, owner, rows,
-                                                    state.x, reduced_tol, left,
-                                                    mixed=opts.mixed_precision)
-                    if not res.ok and res.status != "MaxTime":  # the conic form instead
-                        inner += res.iterations
-                        res, left = None, remaining()
-                if res is None:
-                    res = _solve_restricted_loss(fam, state.cols, y, loss.name, beta, owner,
-                                                 rows, reduced_tol, left, opts)
-            solver_direction = res.direction
-            inner += res.iterations
-            if res.status == "MaxTime":
+            try:
+                res = _solve_state(fam, state, y, beta, loss.name, reduced_tol, deadline, opts)
+            except DeadlineExpired:  # in a Gram build: no iterate of the restricted program
                 status, message = "time_limit", "time limit reached in the reduced solve"
                 break
+            inner += res.iterations
+            if res.status == "MaxTime":
+                if deadline.limited:  # the interrupted solve's iterate, if feasible and better
+                    consider(state.cols, res.x)
+                status, message = "time_limit", "time limit reached in the reduced solve"
+                break
+            solver_direction = res.direction
             state.x = res.x
         if need_solve and opts.prune and len(state.cols):
             # drop columns the restricted optimum sets to zero, each at most once, and keep
@@ -296,22 +318,13 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
             for c, rows_c in zip(state.cols[drop], state.which[drop], strict=True):
                 pruned_rows[int(c)] = np.flatnonzero(rows_c)
             state = _State(state.cols[~drop], state.x[~drop], state.which[~drop])
-        z = fam.predict(state.cols, state.x)
-        norms = fam.column_norms(state.x)
-        objective = loss.value(z, y) + beta * float(norms.sum())
+        z, objective, vals, violation = _assess(program, fam, state.cols, state.x)
         # the dual direction (the loss gradient; hinge: -y alpha from the restricted duals,
         # since the subgradient at margins exactly 1 is ambiguous)
         direction = (solver_direction if solver_direction is not None
                      else default_dual_direction(program, z))
         added_rows = 0
-        violation = 0.0
-        if fam.R and len(state.cols):
-            vals = fam.cone_values(state.cols, state.x)
-            # the certificate's measure: the per-sample sum of violations (R = layers x n
-            # rows per column) bounds how far they move the network's objective
-            per_row = np.maximum(-vals, 0.0).reshape(len(state.cols), -1, program.n)
-            per_row = per_row.sum(axis=(0, 1))
-            violation = relative_violation(loss, z, y, objective, per_row)
+        if vals is not None:
             fresh = (vals < -row_tol) & ~state.which
             del vals  # (k, n): not kept through pricing and the next restricted solve
             added_rows = int(fresh.sum())
@@ -321,7 +334,6 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
         in_set[state.cols] = True
         max_add = (opts.init_columns if len(state.cols) == 0
                    else max(per_round, int(opts.growth * len(state.cols))))
-        deadline = np.inf if opts.time_limit is None else start + opts.time_limit
         new, dirs, bound = _price(fam, -direction, beta, thresh, in_set, max_add, deadline)
         feasible = violation <= opts.tol
         if not new and feasible:
@@ -350,16 +362,55 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
             # the restricted solve was not accurate enough for the certificate
             reduced_tol = fine_tol if reduced_tol > fine_tol else reduced_tol * 1e-2
         need_solve = True
-        left = remaining()
-        if left is not None and left <= 0:
+        if deadline.expired():
             status, message = "time_limit", "time limit reached"
             break
-    if status == "optimal" or best is None:
+    if status == "time_limit" and best is None:  # zero is always feasible
+        solution = fam.to_solution(np.zeros(0, np.int64), np.zeros((0, md)))
+        rel_gap, violation = np.inf, 0.0
+    elif status == "optimal" or best is None:
         solution = _with_hint(fam.to_solution(state.cols, state.x), solver_direction)
     else:
         solution, rel_gap, violation = best[1], best[2], best[3]
     return NativeRun(solution, status, it, inner, elapsed(), float(rel_gap), float(violation),
                      len(state.cols), int(state.which.sum()), trace, message)
+
+
+def _solve_state(fam: ColumnFamily, state: _State, y: np.ndarray, beta: float, loss: str,
+                 tol: float, deadline: Deadline, opts: NativeOptions) -> ReducedResult:
+    """The program restricted to the working set (its columns and selected cone rows),
+    from the current point ``state.x``, by the solver for its loss (module doc, step 1)."""
+    owner, rows = fam.cone_rows(state.cols, state.which)
+    if loss == "squared":
+        return _solve_restricted(fam, state.cols, y, beta, owner, rows, tol, deadline, opts,
+                                 state.x)
+    if loss == "logistic" and opts.logistic_newton:
+        res = solve_restricted_logistic(fam, state.cols, y, beta, owner, rows, state.x, tol,
+                                        mixed=opts.mixed_precision, deadline=deadline)
+        if res.ok or res.status == "MaxTime":
+            return res
+        failed = res.iterations  # the conic form instead, counting the failed attempt's work
+        res = _solve_restricted_loss(fam, state.cols, y, loss, beta, owner, rows, tol,
+                                     deadline, opts, state.x)
+        return replace(res, iterations=res.iterations + failed)
+    return _solve_restricted_loss(fam, state.cols, y, loss, beta, owner, rows, tol, deadline,
+                                  opts, state.x)
+
+
+def _assess(program: ConvexProgram, fam: ColumnFamily, cols: np.ndarray, x: np.ndarray
+            ) -> tuple[np.ndarray, float, np.ndarray | None, float]:
+    """(prediction z, objective, cone values (k, R) or None without cone rows, relative
+    violation as in the certificate) of the point (cols, x)."""
+    y, loss = program.y, program.loss
+    z = fam.predict(cols, x)
+    objective = loss.value(z, y) + program.beta * float(fam.column_norms(x).sum())
+    if not (fam.R and len(cols)):
+        return z, objective, None, 0.0
+    vals = fam.cone_values(cols, x)
+    # the certificate's measure: the per-sample sum of violations (R = layers x n rows per
+    # column) bounds how far they move the network's objective
+    per_row = np.maximum(-vals, 0.0).reshape(len(cols), -1, program.n).sum(axis=(0, 1))
+    return z, objective, vals, relative_violation(loss, z, y, objective, per_row)
 
 
 def _with_hint(solution: Solution, direction: np.ndarray | None) -> Solution:

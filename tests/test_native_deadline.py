@@ -1,0 +1,97 @@
+"""The native solver's time limit: one deadline read in every long loop (issue 16, point 5)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from convexbench.certificates import certify
+from convexbench.data.synthetic import planted_data
+from convexbench.native import NativeOptions, solve_native
+from convexbench.native import deadline as deadline_module
+from convexbench.native import ipm as ipm_module
+from convexbench.native.deadline import NEVER, Deadline, DeadlineExpired
+from convexbench.native.families import family_for
+from convexbench.native.ipm import cholesky_lower
+from convexbench.programs import make_program
+
+
+def _slow_program(model: str):
+    """A program none of whose solves finishes in half a second (n = 2000, P = 1000 sampled
+    patterns, beta = 1e-3 lambda_max: hundreds of active groups)."""
+    X, y = planted_data(2000, 20, seed=0)
+    beta = 1e-3 * float(np.abs(X.T @ y).max())
+    return make_program(model, X, y, beta, patterns=1000, seed=1)
+
+
+@pytest.mark.parametrize("model", ["gated2", "relu2"])
+def test_time_limit_holds_with_a_feasible_point(model):
+    program = _slow_program(model)
+    limit = 0.5
+    start = time.perf_counter()
+    run = solve_native(program, NativeOptions(time_limit=limit))
+    elapsed = time.perf_counter() - start
+    assert run.status == "time_limit"
+    assert elapsed <= limit + 2.0, elapsed
+    for block in run.solution.values():
+        assert np.all(np.isfinite(block))
+    cert = certify(program, run.solution)
+    assert cert.relative_violation <= 1e-6
+    # the best point seen, never worse than zero (the point returned when none was seen)
+    zero = {name: np.zeros_like(block) for name, block in run.solution.items()
+            if name != "dual_hint"}
+    assert cert.objective <= program.objective(zero) * (1 + 1e-12)
+
+
+def test_an_expired_deadline_returns_zero_at_once():
+    program = _slow_program("gated2")
+    start = time.perf_counter()
+    run = solve_native(program, NativeOptions(time_limit=1e-4))
+    assert time.perf_counter() - start < 2.0
+    assert run.status == "time_limit"
+    assert not np.any(run.solution["U"])
+
+
+def test_deadline_basics():
+    assert not NEVER.limited and not NEVER.expired() and NEVER.left() is None
+    assert NEVER.pieces(10, 1e30) == [slice(0, 10)]
+    past = Deadline.after(-1.0)
+    assert past.expired() and past.left() < 0
+    with pytest.raises(DeadlineExpired):
+        past.check()
+    later = Deadline.after(100.0)
+    assert later.sooner(1.0).at < later.at and later.sooner(None) is later
+    pieces = later.pieces(10, deadline_module.PIECE_FLOPS / 4)
+    assert [p.stop - p.start for p in pieces] == [4, 4, 2]
+
+
+def test_gram_build_reads_the_clock():
+    program = _slow_program("gated2")
+    fam = family_for(program)
+    with pytest.raises(DeadlineExpired):
+        fam.gram(np.arange(50), program.y, deadline=Deadline.after(-1.0))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_blocked_cholesky_matches_lapack(monkeypatch, dtype):
+    """Under a deadline a large factorization goes by panels: same factor, the upper
+    triangle untouched, and an expired deadline interrupts it."""
+    monkeypatch.setattr(ipm_module, "PIECE_FLOPS", 1e5)  # panels at this size already
+    monkeypatch.setattr(ipm_module, "_CHOLESKY_PANEL", 128)
+    rng = np.random.default_rng(0)
+    N = 300  # three panels
+    A = rng.standard_normal((N + 5, N))
+    H = np.asfortranarray((A.T @ A).astype(dtype))
+    M = H.copy(order="F")
+    assert cholesky_lower(M, Deadline.after(100.0)) == 0
+    L = np.linalg.cholesky(H.astype(np.float64))
+    rtol = 1e-10 if dtype == np.float64 else 2e-3
+    assert np.abs(np.tril(M) - L).max() <= rtol * np.abs(L).max()
+    assert np.array_equal(np.triu(M, 1), np.triu(H, 1))
+    indefinite = H.copy(order="F")
+    indefinite[200, 200] = -1.0
+    assert cholesky_lower(indefinite, Deadline.after(100.0)) > 0
+    with pytest.raises(DeadlineExpired):
+        cholesky_lower(H.copy(order="F"), Deadline.after(-1.0))
