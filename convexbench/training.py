@@ -15,6 +15,7 @@ import numpy as np
 
 from convexbench.arrays import accuracy, is_pm1
 from convexbench.backends import SolveResult, solve
+from convexbench.backends.registry import accepts_warm_start
 from convexbench.errors import UserError
 from convexbench.names import DEFAULT_PRESET
 from convexbench.programs import make_program
@@ -133,7 +134,7 @@ def train_convex_path(
             **solve_options)
         training.record["path_index"] = index
         training.record["warm_started"] = bool(
-            previous is not None and warm_starts and _accepts_warm_start(backend))
+            previous is not None and warm_starts and accepts_warm_start(backend))
         runs.append(training)
         solution = training.result.solution
         previous = solution if solution is not None and training.result.verified else previous
@@ -147,12 +148,6 @@ def _with_beta(program: ConvexProgram, beta: float) -> ConvexProgram:
     other = copy.copy(program)
     other.beta = float(beta)
     return other
-
-
-def _accepts_warm_start(backend: Any) -> bool:
-    from convexbench.backends.registry import get_backend
-
-    return bool(getattr(get_backend(backend), "accepts_warm_start", False))
 
 
 def _train_program(

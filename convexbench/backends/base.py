@@ -156,6 +156,7 @@ class Backend:
 
     name: str = "backend"
     kind: str = "backend"
+    accepts_warm_start: bool = False  # run(..., warm_start=) starts from a given solution
 
     @property
     def enforces_time_limit(self) -> bool:

@@ -101,6 +101,15 @@ def get_backend(name: str | Backend) -> Backend:
     return backends[name]
 
 
+def accepts_warm_start(name: str | Backend) -> bool:
+    """Whether the backend starts from a warm start; False for an unknown name (the solve
+    reports that with its own message)."""
+    try:
+        return get_backend(name).accepts_warm_start
+    except UnavailableError:
+        return False
+
+
 def safe_info(backend: Backend) -> BackendInfo:
     """``backend.info()``, or an "unavailable" record if it raises."""
     try:

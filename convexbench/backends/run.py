@@ -16,7 +16,7 @@ from convexbench.backends.resources import PeakMemory
 from convexbench.certificates import certify
 from convexbench.errors import UnavailableError, UserError
 from convexbench.programs.base import DUAL_HINT, ConvexProgram, Solution
-from convexbench.programs.scaling import from_scaled, to_scaled, unit_scaled
+from convexbench.programs.scaling import from_scaled, to_scaled, trace_from_scaled, unit_scaled
 
 NAN = float("nan")
 
@@ -126,7 +126,7 @@ def run_backend(
     # the solver sees unit-size data (its absolute tolerances then mean the same at every
     # scale); its answer is mapped back and certified on the program as given
     scaled, a, c = unit_scaled(program)
-    if warm_start is not None and getattr(backend, "accepts_warm_start", False):
+    if warm_start is not None and backend.accepts_warm_start:
         backend = WarmStarted(backend, warm_start if scaled is program
                               else to_scaled(warm_start, a, c))
     if isolate:
@@ -193,7 +193,7 @@ def _unscaled(raw: RawRun, a: float, c: float) -> RawRun:
     objective = None if raw.solver_objective is None else raw.solver_objective * c**2
     extra = dict(raw.extra)
     if "trace" in extra:  # native: (seconds, objective, relative violation)
-        extra["trace"] = [(t, obj * c**2, viol) for t, obj, viol in extra["trace"]]
+        extra["trace"] = trace_from_scaled(extra["trace"], c)
     return replace(raw, solution=solution, solver_objective=objective, extra=extra)
 
 
@@ -223,21 +223,20 @@ def certify_run(
     recomputed = None
     if raw.solution is not None and raw.status == "time_limit":
         recomputed = _objective(program, raw.solution)
-        message = (message + "; " if message else "") + (
-            "not certified (stopped at the time limit)")
+        message = _joined(message, "not certified (stopped at the time limit)")
     elif raw.solution is not None and not with_certificate:
         recomputed = program.objective(raw.solution)
-        message = (message + "; " if message else "") + "not certified (intermediate iterate)"
+        message = _joined(message, "not certified (intermediate iterate)")
     elif raw.solution is not None:
         try:
             certificate = certify(program, raw.solution)
         except Exception as exc:  # a malformed solution is not verified, and says why
-            message = (message + "; " if message else "") + f"certificate failed: {exc}"
+            message = _joined(message, f"certificate failed: {exc}")
     certify_seconds = time.perf_counter() - start
     verified = certificate is not None and certificate.holds(preset.tol)
     if certificate is not None and not verified:
         why = certificate.failure(preset.tol)
-        message = (message + "; " if message else "") + f"not verified: {why}"
+        message = _joined(message, f"not verified: {why}")
     solver_says_ok = raw.status == "optimal"
     objective = recomputed if recomputed is not None and math.isfinite(recomputed) else None
     if certificate is not None and math.isfinite(certificate.objective):
@@ -268,6 +267,10 @@ def certify_run(
         time_limit=time_limit,
         trace=tuple(tuple(point) for point in raw.extra.get("trace", ())),
     )
+
+
+def _joined(message: str, more: str) -> str:
+    return f"{message}; {more}" if message else more
 
 
 def _objective(program: ConvexProgram, solution) -> float | None:

@@ -86,18 +86,10 @@ def _remember(cell: RunCell, solution: Any) -> None:
         _PATHS.popitem(last=False)
 
 
-def _accepts_warm_start(method: str) -> bool:
-    from convexbench.backends.registry import get_backend
-
-    try:
-        return bool(getattr(get_backend(method), "accepts_warm_start", False))
-    except Exception:  # an unknown backend fails in the solve, with its own message
-        return False
-
-
 def run_convex(cell: RunCell) -> dict[str, Any]:
     """Solve the convex program of the cell, certify it and describe the result (warm-
     started along a beta sweep on the native backend: see ``_PATHS``)."""
+    from convexbench.backends.registry import accepts_warm_start
     from convexbench.training import train_convex
 
     opts = cell.params
@@ -108,7 +100,7 @@ def run_convex(cell: RunCell) -> dict[str, Any]:
         extra = {"isolate": True, "memory_limit_mb": cell.memory_limit_mb}
     refine = opts.get("refine") or 0
     # a refined program has more groups than the next beta's: no warm start across it
-    path = not refine and _accepts_warm_start(cell.method)
+    path = not refine and accepts_warm_start(cell.method)
     start_beta, warm_start = _warm_start(cell) if path else (None, None)
     training = train_convex(
         ds.X_train, ds.y_train, model=cell.model, beta=beta, loss=opts.get("loss", "squared"),

@@ -12,7 +12,7 @@ from convexbench.programs.base import ConvexProgram, Solution
 from convexbench.programs.gated2 import GatedRelu2Program
 from convexbench.programs.relu2 import Relu2Program
 from convexbench.programs.relu3 import Relu3Program
-from convexbench.programs.scaling import from_scaled, to_scaled, unit_scaled
+from convexbench.programs.scaling import from_scaled, to_scaled, trace_from_scaled, unit_scaled
 
 METHODS = ("working_set", "fista")
 
@@ -51,7 +51,7 @@ def solve_native(
             warm_start = to_scaled(warm_start, a, c)
         run = _solve(scaled, opts, warm_start, method)
         run.solution = from_scaled(run.solution, a, c)
-        run.trace = [(t, obj * c**2, viol) for t, obj, viol in run.trace]
+        run.trace = trace_from_scaled(run.trace, c)
         return run
     return _solve(program, opts, warm_start, method)
 

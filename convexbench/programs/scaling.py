@@ -55,6 +55,12 @@ def from_scaled(solution: Solution, a: float, c: float) -> Solution:
     return _rescale(solution, c / a, c)
 
 
+def trace_from_scaled(trace, c: float) -> list[tuple[float, float, float]]:
+    """A solver's (seconds, objective, relative violation) trace on ``unit_scaled`` data in
+    the original units: objectives times c^2, the rest unchanged."""
+    return [(t, objective * c**2, violation) for t, objective, violation in trace]
+
+
 def _rescale(solution: Solution, block_factor: float, hint_factor: float) -> Solution:
     """Blocks times ``block_factor``; the dual hint (a residual for the squared loss, scale-
     free otherwise, where c = 1) times ``hint_factor``."""
