@@ -1,16 +1,30 @@
 """The native solver against the conic backends and scnn: instance specs and a time-to-accuracy
 table (not a timed test).
 
-    python -m convexbench.bench native [--quick | --mid] [--loss squared|hinge|logistic]
-        [--conic LIST] [--no-conic] [--conic-timeout SECONDS] [--no-scnn]
-        [--scnn-seconds SECONDS] [--accuracy PRESET] [--only TEXT]
+    python -m convexbench.bench native [--quick | --mid | --real [--fashion]] [--path FRACS]
+        [--loss squared|hinge|logistic] [--conic LIST] [--no-conic] [--conic-timeout SECONDS]
+        [--no-scnn] [--scnn-seconds SECONDS] [--accuracy PRESET] [--only TEXT]
+
+Instances are planted by default (rows of X on the unit sphere, y from a ReLU teacher; the
+default sizes, ``--mid`` or ``--quick``) at beta = 0.1 lambda_max, lambda_max = ||X^T y||_inf.
+``--real`` measures what users run instead: the train splits of ``uci:pima``,
+``uci:ionosphere`` and ``uci:breast-cancer-wisc-diag`` (relu2 and gated2, P = 100 sampled
+patterns) and relu3 on ``uci:pima`` (m1 = 2, 50 sub-networks), each at beta / lambda_max =
+1e-1, 1e-2 and 1e-3; ``--fashion`` adds full-size Fashion-MNIST T-shirt vs Shirt
+(``fashion-mnist:0v6,n=6000``, 12000 x 784; gated2 and relu2, P = 100, beta = 1e-2
+lambda_max; many minutes).  Real data comes from the package, the mirror in
+``$CONVEXBENCH_DATA_DIR`` or the cache, never from a download: an instance whose data is not
+there is skipped with a one-line message.  ``--path 1e-1,1e-2,1e-3`` runs every selected
+instance at each of these beta / lambda_max (one row group per beta, the instance name ends
+in ``beta=<frac>``), so the ratios along a regularization path come from one run.
+``--only TEXT`` keeps the instances whose name (with its beta) contains TEXT.
 
 Every method is a backend of the registry (``native``, the cvxpy conic backends, and when
 installed ``scnn-rfista`` on gated2 / ``scnn-al`` on relu2, squared loss) and runs through the
 path ``convexbench compare`` uses: :func:`convexbench.backends.run.run_backend` at an accuracy
 preset (default ``medium``), isolated in a child process with a time limit, after an untimed
-warm-up solve of a small instance of the same kind (so that the memory baseline holds what a
-first solve loads for good: code, imported packages, BLAS buffers), answer certified by
+warm-up solve of a small planted instance of the same kind (so that the memory baseline holds
+what a first solve loads for good: code, imported packages, BLAS buffers), answer certified by
 ``certify_run``, flattened by ``SolveResult.as_row``.  The table adds, per method, the time to
 reach each of the ``low`` and ``medium`` presets' tolerances (1e-4, 1e-6): the first traced
 iterate within that relative distance of the best certified objective and with a relative
@@ -34,18 +48,28 @@ from convexbench.backends import get_backend, get_preset, run_backend, safe_info
 from convexbench.backends.base import SolveResult
 from convexbench.backends.presets import PRESETS, Preset
 from convexbench.backends.run import unavailable_result
+from convexbench.data import ChecksumError, load_dataset
 from convexbench.data.synthetic import planted_data
+from convexbench.errors import UnavailableError
 from convexbench.names import LOSSES
 from convexbench.programs import make_program
 from convexbench.programs.base import ConvexProgram
+from convexbench.training import lambda_max
 
-BETA_FACTOR = 0.1  # beta = BETA_FACTOR * ||X^T y||_inf
+BETA_FACTOR = 0.1  # planted instances: beta = BETA_FACTOR * lambda_max unless --path
+REAL_PATH = (1e-1, 1e-2, 1e-3)  # --real without --path: beta / lambda_max of the UCI instances
+FASHION_PATH = (1e-2,)  # and of the Fashion-MNIST ones
 ACCURACIES = (PRESETS["low"].tol, PRESETS["medium"].tol)  # the time-to-accuracy levels
 HIDDEN = 8  # teacher neurons of the planted data
 
 
 @dataclass(frozen=True)
 class Instance:
+    """A planted instance (n x d, y from a teacher) or, with ``dataset``, the train split of
+    that dataset (``load_dataset(dataset, seed)``; n and d come from the data, 0 here).  beta
+    is ``beta_frac`` * lambda_max of the instance's data; :func:`at_beta` sets it and ends the
+    name in ``beta=<frac>``."""
+
     name: str
     model: str
     n: int
@@ -53,7 +77,28 @@ class Instance:
     groups: int  # sampled directions (two-layer) or sub-networks (three-layer)
     m1: int = 2
     seed: int = 0
-    loss: str = "squared"  # hinge / logistic: labels sign(y - median y) of the same teacher
+    loss: str = "squared"  # planted hinge / logistic: labels sign(y - median y) of the teacher
+    dataset: str | None = None
+    beta_frac: float = BETA_FACTOR
+
+
+def real(dataset: str, model: str, groups: int = 100, m1: int = 2) -> Instance:
+    """The instance of ``model`` on the train split of ``dataset`` (named without its beta:
+    :func:`at_beta` adds it)."""
+    size = f"m1={m1} G={groups}" if model == "relu3" else f"P={groups}"
+    return Instance(f"{dataset} {model} {size}", model, 0, 0, groups, m1, dataset=dataset)
+
+
+def at_beta(inst: Instance, frac: float) -> Instance:
+    """``inst`` at beta = ``frac`` * lambda_max, its name ending in ``beta=<frac>``."""
+    return replace(inst, name=f"{inst.name} beta={_frac(frac)}", beta_frac=frac)
+
+
+def _frac(frac: float) -> str:
+    """1e-1, 2.5e-2, 1e0: the short form of a beta / lambda_max fraction."""
+    mantissa, exponent = f"{frac:.3e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}e{int(exponent)}"
 
 
 FULL = (
@@ -72,24 +117,36 @@ QUICK = (
     Instance("relu3 n=80 d=4 m1=2 G=60", "relu3", 80, 4, 60),
     Instance("gated2 n=200 d=6 P=60", "gated2", 200, 6, 60),
 )
+REAL = tuple(real(dataset, model) for dataset in
+             ("uci:pima", "uci:ionosphere", "uci:breast-cancer-wisc-diag")
+             for model in ("relu2", "gated2")) + (real("uci:pima", "relu3", 50),)
+FASHION = tuple(real("fashion-mnist:0v6,n=6000", model) for model in ("gated2", "relu2"))
 DEFAULT_CONIC = ("clarabel", "clarabel-qdldl", "ecos")
 SCNN = ("scnn-rfista", "scnn-al")  # each solves one model (gated2 / relu2), squared loss
 
 
 def build(inst: Instance) -> tuple[ConvexProgram, float]:
-    """The instance's program (rows of X on the unit sphere, y from a planted ReLU teacher)
-    and its beta."""
-    X, y = planted_data(inst.n, inst.d, inst.seed, hidden=HIDDEN, sphere=True)
-    if inst.loss != "squared":
-        y = np.where(y >= np.median(y), 1.0, -1.0)
-    beta = BETA_FACTOR * float(np.abs(X.T @ y).max())
+    """The instance's program and its beta (``beta_frac`` * lambda_max).  Planted: rows of X
+    on the unit sphere, y from a ReLU teacher, patterns sampled with seed + 1.  Real: the
+    dataset's train split (never downloaded: :class:`UnavailableError` when it is not
+    local), patterns sampled with seed."""
+    if inst.dataset is not None:
+        data = load_dataset(inst.dataset, inst.seed, allow_download=False)
+        X, y, pattern_seed = data.X_train, data.y_train, inst.seed
+    else:
+        X, y = planted_data(inst.n, inst.d, inst.seed, hidden=HIDDEN, sphere=True)
+        if inst.loss != "squared":
+            y = np.where(y >= np.median(y), 1.0, -1.0)
+        pattern_seed = inst.seed + 1
+    beta = inst.beta_frac * lambda_max(X, y)
     program = make_program(inst.model, X, y, beta, patterns=inst.groups, m1=inst.m1,
-                           seed=inst.seed + 1, loss=inst.loss)
+                           seed=pattern_seed, loss=inst.loss)
     return program, beta
 
 
-def warm_up_instance(inst: Instance) -> Instance:
-    return Instance("warm-up", inst.model, 40, inst.d, 8, inst.m1, inst.seed, inst.loss)
+def warm_up_instance(inst: Instance, d: int | None = None) -> Instance:
+    """A small planted instance of the same model, loss and width (``d``: the data's)."""
+    return Instance("warm-up", inst.model, 40, d or inst.d, 8, inst.m1, inst.seed, inst.loss)
 
 
 def run_method(program: ConvexProgram, method: str, preset: Preset, time_limit: float,
@@ -139,10 +196,15 @@ def _acc(acc: float) -> str:
 def instance_rows(inst: Instance, methods: list[tuple[str, float]], preset: Preset
                   ) -> list[dict[str, Any]]:
     """Run ``methods`` ((backend, time limit) pairs, native first) on ``inst``; table rows."""
-    program, beta = build(inst)
-    print(f"\n## {inst.name}: beta = {beta:.6g} (= {BETA_FACTOR} ||X^T y||_inf), "
-          f"{program.n_groups} groups, conic size {program.size()}", flush=True)
-    warm_up, _ = build(warm_up_instance(inst))
+    try:
+        program, beta = build(inst)
+    except (UnavailableError, ChecksumError) as exc:
+        print(f"\n## {inst.name}: skipped, data unavailable: {exc}", flush=True)
+        return []
+    print(f"\n## {inst.name}: n = {program.n}, d = {program.d}, beta = {beta:.6g} "
+          f"(= {inst.beta_frac:g} ||X^T y||_inf), {program.n_groups} groups, "
+          f"conic size {program.size()}", flush=True)
+    warm_up, _ = build(warm_up_instance(inst, program.d))
     results = []
     for method, limit in methods:
         result = run_method(program, method, preset, limit, warm_up)
@@ -231,9 +293,20 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m convexbench.bench")
     parser.add_argument("backend", choices=["native"])
-    parser.add_argument("--quick", action="store_true", help="small instances (CI smoke)")
-    parser.add_argument("--mid", action="store_true",
-                        help="mid-size instances (the conic solvers finish in minutes)")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="small instances (CI smoke)")
+    size.add_argument("--mid", action="store_true",
+                      help="mid-size instances (the conic solvers finish in minutes)")
+    size.add_argument("--real", action="store_true",
+                      help="instances on real data (UCI pima, ionosphere, "
+                           "breast-cancer-wisc-diag) instead of planted ones, at "
+                           "beta/lambda_max 1e-1,1e-2,1e-3 unless --path")
+    parser.add_argument("--fashion", action="store_true",
+                        help="with --real: add full-size Fashion-MNIST 0v6 (12000 x 784, "
+                             "beta/lambda_max 1e-2 unless --path; many minutes)")
+    parser.add_argument("--path", type=_fractions, default=None, metavar="FRACS",
+                        help="comma-separated beta/lambda_max, e.g. 1e-1,1e-2,1e-3: every "
+                             "instance at each (one row group per beta)")
     parser.add_argument("--no-conic", action="store_true", help="skip the conic solvers")
     parser.add_argument("--no-scnn", action="store_true", help="skip scnn even if installed")
     parser.add_argument("--scnn-seconds", type=float, default=None,
@@ -250,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--conic", default=",".join(DEFAULT_CONIC),
                         help="comma-separated conic backends (any of `convexbench backends`)")
     args = parser.parse_args(argv)
+    if args.fashion and not args.real:
+        parser.error("--fashion needs --real")
     preset = get_preset(args.accuracy)
     if args.scnn_seconds is None:
         args.scnn_seconds = 20.0 if args.quick else 300.0
@@ -269,10 +344,18 @@ def main(argv: list[str] | None = None) -> int:
                           else f"skipped ({info.message})"))
         if info.available:
             methods += [(m, args.scnn_seconds) for m in SCNN]
-    instances = QUICK if args.quick else MID if args.mid else FULL
-    if args.loss != "squared":
-        instances = tuple(replace(i, name=f"{i.name} {args.loss}", loss=args.loss)
-                          for i in instances)
+    if args.real:
+        sets = [(REAL, REAL_PATH)] + ([(FASHION, FASHION_PATH)] if args.fashion else [])
+    else:
+        sets = [(QUICK if args.quick else MID if args.mid else FULL, None)]
+    instances: tuple[Instance, ...] = ()
+    for chosen, default_path in sets:
+        fractions = args.path or default_path
+        for inst in chosen:
+            if args.loss != "squared":
+                inst = replace(inst, name=f"{inst.name} {args.loss}", loss=args.loss)
+            instances += (tuple(at_beta(inst, f) for f in fractions) if fractions
+                          else (inst,))
     if args.only:
         instances = tuple(i for i in instances if args.only in i.name)
     rows: list[dict[str, Any]] = []
@@ -283,6 +366,21 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print_table(rows)
     return 0
+
+
+def _fractions(text: str) -> tuple[float, ...]:
+    """``--path``: positive finite numbers, comma-separated; decreasing, no duplicates."""
+    values = set()
+    for item in text.split(","):
+        try:
+            value = float(item)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value > 0):
+            raise argparse.ArgumentTypeError(
+                f"a comma-separated list of positive numbers, got {item.strip()!r}")
+        values.add(value)
+    return tuple(sorted(values, reverse=True))
 
 
 def _scnn_fits(method: str, inst: Instance) -> bool:

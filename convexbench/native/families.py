@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from convexbench.native.deadline import NEVER, Deadline
+from convexbench.native.gram import SampleGram
 from convexbench.native.ipm import Gram, LowRankGram, PackedGram, RowWeightedGram
 from convexbench.native.pricing import atom_price, halfspace_bounds, multiplier_bounds
 from convexbench.programs.base import ConvexProgram, Solution
@@ -43,6 +44,7 @@ class ColumnFamily:
         self.program = program
         self.X = program.X
         self.d = program.d
+        self.sample_gram = SampleGram(self.X)  # X X^T, built when a solve first needs it
 
     # -- working-set matrices ------------------------------------------------------------
     def prediction_blocks(self, cols: np.ndarray, rows: slice = slice(None)) -> np.ndarray:

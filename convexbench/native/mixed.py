@@ -11,18 +11,14 @@ preconditioned conjugate gradients on the exact float64 system.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 from convexbench.native.deadline import NEVER, Deadline
 from convexbench.native.families import ColumnFamily
+from convexbench.native.gram import conjugate_gradients
 from convexbench.native.ipm import PackedGram
 
 _PRECONDITIONER_RIDGES = (0.0, 1e-7, 1e-5, 1e-3)  # relative: float32 Cholesky breakdowns
-_CG_RTOL = 1e-12  # relative residual of the refined Newton solves
-_CG_ACCEPT = 1e-8  # ... still accepted when conjugate gradients stall above _CG_RTOL
-_CG_MAX_ITER = 50
 
 
 class MixedGram:
@@ -82,46 +78,6 @@ class MixedGram:
 
         return conjugate_gradients(apply, precondition, np.asarray(rhs, dtype=np.float64),
                                    deadline=deadline)
-
-
-def conjugate_gradients(apply: Callable[[np.ndarray], np.ndarray],
-                        precondition: Callable[[np.ndarray], np.ndarray], b: np.ndarray,
-                        rtol: float = _CG_RTOL, accept: float = _CG_ACCEPT,
-                        max_iter: int = _CG_MAX_ITER, deadline: Deadline = NEVER
-                        ) -> np.ndarray | None:
-    """x with ||apply(x) - b|| <= rtol ||b|| (or ``accept`` ||b|| when the iteration stalls)
-    by preconditioned conjugate gradients from precondition(b); None if neither holds or the
-    operator is not positive definite along the way; ``DeadlineExpired`` once ``deadline``
-    has passed (read every iteration)."""
-    bnorm = float(np.linalg.norm(b))
-    if bnorm == 0.0:
-        return np.zeros_like(b)
-    x = precondition(b)
-    r = b - apply(x)
-    best = (float(np.linalg.norm(r)), x.copy())
-    z = precondition(r)
-    p = z.copy()
-    rz = float(r @ z)
-    for _ in range(max_iter):
-        if best[0] <= rtol * bnorm:
-            break
-        deadline.check()
-        Ap = apply(p)
-        pAp = float(p @ Ap)
-        if not (np.isfinite(pAp) and pAp > 0.0):
-            break
-        step = rz / pAp
-        x += step * p
-        r -= step * Ap
-        norm = float(np.linalg.norm(r))
-        if norm < best[0]:
-            best = (norm, x.copy())
-        z = precondition(r)
-        rz, previous = float(r @ z), rz
-        p = z + (rz / previous) * p
-    x = best[1]
-    true = float(np.linalg.norm(b - apply(x)))  # the recursion's residual can drift
-    return x if np.isfinite(true) and true <= accept * bnorm else None
 
 
 def mixed_gram(fam: ColumnFamily, cols: np.ndarray, y: np.ndarray,

@@ -36,6 +36,7 @@ from scipy.linalg import cho_factor, cho_solve
 
 from convexbench.native.deadline import NEVER, Deadline, DeadlineExpired
 from convexbench.native.families import ColumnFamily
+from convexbench.native.gram import DenseBlocks, MatrixFreeGram
 from convexbench.native.ipm import Gram, LowRankGram, PackedGram
 from convexbench.native.mixed import MixedGram
 from convexbench.native.reduced import ReducedResult
@@ -105,15 +106,14 @@ def _solve_newton(gram: Gram | MixedGram, b: np.ndarray, beta: float, d: int, x:
     N = gram.size
     k = N // d
     max_side = 2 * gram.A.shape[1] if isinstance(gram, LowRankGram) else N
-    blocks = gram.diag_blocks(d, deadline)  # H_gg
-    if not np.all(np.isfinite(blocks)):
+    if isinstance(gram, MatrixFreeGram):
+        blocks = gram.diagonal_blocks(deadline)  # H_gg
+    else:
+        blocks = DenseBlocks(gram.diag_blocks(d, deadline), deadline)
+    lmax = blocks.lmax
+    if not np.all(np.isfinite(lmax)):
         return ReducedResult(x, "NumericalError", 0, time.perf_counter() - start)
-    lmax = np.empty(k)
-    for part in deadline.pieces(k, 10.0 * d**3):
-        deadline.check()
-        lmax[part] = np.linalg.eigvalsh(blocks[part])[:, -1]
     lmax = np.maximum(lmax, 1e-300)
-    eye = np.eye(d)
     bscale = max(1.0, np.sqrt(float(b @ b) + k * beta**2))
     status = "MaxIterations"
     iterations = 0
@@ -162,14 +162,14 @@ def _solve_newton(gram: Gram | MixedGram, b: np.ndarray, beta: float, d: int, x:
             # 3. nonzero groups whose removal decreases f (change x_g^T r_g
             # + x_g^T H_gg x_g / 2 - beta ||x_g|| < 0) or whose block minimizer is zero
             norms_x = np.linalg.norm(x, axis=1)
-            Hgx = np.einsum("gij,gj->gi", blocks, x)
+            Hgx = blocks.apply(x)
             drop = _drop_change(x, r, Hgx, norms_x, beta)
             cand = np.flatnonzero((norms_x > 0) & (
                 (drop < 0) | (np.linalg.norm(r + Hgx, axis=1) <= beta)))
             if len(cand):
                 cand = cand[np.argsort(drop[cand])]
                 for g in cand:  # H's columns of a group only when it is dropped (memory)
-                    hg = blocks[g] @ x[g]
+                    hg = blocks.apply_one(g, x[g])
                     if (_drop_change(x[g], r[g], hg, norms_x[g], beta) < 0
                             or np.linalg.norm(r[g] + hg) <= beta):
                         r += _times_columns(gram, g * d + np.arange(d), x[g]).reshape(k, d)
@@ -195,9 +195,8 @@ def _solve_newton(gram: Gram | MixedGram, b: np.ndarray, beta: float, d: int, x:
             grad = beta * w - rs
             if float(np.linalg.norm(grad)) <= 1e-3 * tol * bscale:
                 continue  # optimal on S already (e.g. one group after the step above)
-            curv = (beta / nx)[:, None, None] * (eye[None] - w[:, :, None] * w[:, None, :])
             for ridge in _RIDGES:  # Levenberg-style damping where H_SS is (nearly) singular
-                p = _newton_direction(gram, idx, curv, grad, ridge, deadline)
+                p = _newton_direction(gram, idx, beta / nx, w, grad, ridge, deadline)
                 if p is None:
                     continue
                 xp = np.einsum("gi,gi->g", xs, p)
@@ -252,9 +251,11 @@ def _solve_newton(gram: Gram | MixedGram, b: np.ndarray, beta: float, d: int, x:
     return ReducedResult(x, status, iterations, time.perf_counter() - start)
 
 
-def _times_columns(gram: Gram | MixedGram, idx: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """H[:, idx] v; on a ``MixedGram`` one exact product, without forming H[:, idx]."""
-    if isinstance(gram, MixedGram):
+def _times_columns(gram: Gram | MixedGram | MatrixFreeGram, idx: np.ndarray, v: np.ndarray
+                   ) -> np.ndarray:
+    """H[:, idx] v; on a ``MixedGram`` or ``MatrixFreeGram`` one exact product, without
+    forming H[:, idx]."""
+    if isinstance(gram, (MixedGram, MatrixFreeGram)):
         full = np.zeros(gram.size)
         full[idx] = v
         return gram.matvec(full)
@@ -266,11 +267,20 @@ def _drop_change(x, r, Hgx, norms_x, beta):
     return (np.einsum("...i,...i->...", x, r + 0.5 * Hgx) - beta * norms_x)
 
 
-def _newton_direction(gram: Gram | MixedGram, idx: np.ndarray, curv: np.ndarray, grad: np.ndarray,
-                      ridge: float, deadline: Deadline = NEVER) -> np.ndarray | None:
-    """-(H_SS + blockdiag(curv) + ridge max(1, max diag H_SS) I)^{-1} grad (S: the variables
-    ``idx``) by Cholesky; None when the matrix is not numerically positive definite."""
+def _newton_direction(gram: Gram | MixedGram | MatrixFreeGram, idx: np.ndarray, c: np.ndarray,
+                      w: np.ndarray, grad: np.ndarray, ridge: float, deadline: Deadline = NEVER
+                      ) -> np.ndarray | None:
+    """-(H_SS + blockdiag(c_g (I - w_g w_g^T)) + ridge max(1, max diag H_SS) I)^{-1} grad
+    (S: the variables ``idx``, whole groups) by Cholesky, or by preconditioned conjugate
+    gradients on a ``MatrixFreeGram``; None when the matrix is not numerically positive
+    definite."""
     s, d = grad.shape
+    if isinstance(gram, MatrixFreeGram):
+        scale = max(1.0, float(np.max(gram.diag[idx])))
+        x = gram.solve_newton_system(idx[::d] // d, c, w, grad.ravel(), ridge * scale,
+                                     deadline=deadline)
+        return None if x is None or not np.all(np.isfinite(x)) else -x.reshape(s, d)
+    curv = c[:, None, None] * (np.eye(d)[None] - w[:, :, None] * w[:, None, :])
     if isinstance(gram, (PackedGram, MixedGram)):  # in the array that holds H, as the IPM does
         scale = max(1.0, float(np.max(gram.diag[idx])))
         x = gram.solve_principal(idx, curv, grad.ravel(), ridge * scale, deadline=deadline)

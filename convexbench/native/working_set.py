@@ -39,6 +39,7 @@ from convexbench.native import newton
 from convexbench.native.deadline import NEVER, Deadline, DeadlineExpired
 from convexbench.native.duality import relative_gap, scaled_dual_value
 from convexbench.native.families import ColumnFamily, family_for
+from convexbench.native.gram import MatrixFreeGram
 from convexbench.native.ipm import solve_ipm
 from convexbench.native.logistic import solve_restricted_logistic
 from convexbench.native.mixed import mixed_gram
@@ -156,6 +157,28 @@ def _price(
 
 
 _CLARABEL_FALLBACK_MAX = 2000  # Clarabel's KKT system on a dense N x N Gram: ~100 N^2 bytes
+_DENSE_GRAM_BYTES = 1 << 26  # a dense Gram matrix this large (or as large as X) is not built
+_SAMPLE_SPACE_MAX_N = 20_000  # matrix-free Newton solves preconditioned in sample space up to
+# this many samples (two n x n float32 arrays: 3.2 GB at the limit), by blocks beyond
+
+
+def _matrix_free(fam: ColumnFamily, n_columns: int) -> bool:
+    """Whether a gated working set of ``n_columns`` is solved matrix-free (``gram.py``):
+    when its dense form, a float32 N x N Gram matrix up to N = 2 n and the n x n sample-space
+    matrix beyond, would take more than 64 MB and more than X itself (full-size image data:
+    N = 15680 at 20 columns of d = 784)."""
+    if not (fam.R == 0 and fam.m == 1):
+        return False
+    N, n = n_columns * fam.d, fam.program.n
+    dense = 4 * N * N if N <= 2 * n else 8 * n * n
+    return dense > max(_DENSE_GRAM_BYTES, fam.X.nbytes)
+
+
+def _sample_space(fam: ColumnFamily, n_columns: int) -> bool:
+    """Whether a matrix-free working set's Newton solves are preconditioned in sample
+    space (an n x n factorization per step; else by blocks, for n above
+    ``_SAMPLE_SPACE_MAX_N``)."""
+    return _matrix_free(fam, n_columns) and fam.program.n <= _SAMPLE_SPACE_MAX_N
 
 
 def _solve_restricted(
@@ -171,6 +194,14 @@ def _solve_restricted(
     ``MaxTime`` once ``deadline`` has passed in a solve (``DeadlineExpired`` from a Gram
     build)."""
     gram = None
+    if opts.reduced_solver == "ipm" and opts.gated_newton and _matrix_free(fam, len(cols)):
+        # products from X and the masks only; no fallback builds the dense form: a failed
+        # Newton solve returns its last iterate for the outer loop's certificate to judge
+        free = MatrixFreeGram(fam.X, fam.row_weights(cols))
+        if _sample_space(fam, len(cols)):
+            free.sample = fam.sample_gram
+        return newton.solve_newton(free, fam.adjoint(cols, y), beta, fam.d, x0, tol=tol,
+                                   deadline=deadline)
     if opts.reduced_solver == "ipm":
         tried = None
         if opts.gated_newton and newton.applies(fam, len(cols)):
@@ -334,6 +365,10 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
         in_set[state.cols] = True
         max_add = (opts.init_columns if len(state.cols) == 0
                    else max(per_round, int(opts.growth * len(state.cols))))
+        if _sample_space(fam, len(state.cols) + max_add):
+            # a restricted Newton step costs one n x n factorization whatever the width:
+            # every violator joins at once (full-size Fashion-MNIST gated2: 5 rounds -> 1)
+            max_add = fam.n_columns
         new, dirs, bound = _price(fam, -direction, beta, thresh, in_set, max_add, deadline)
         feasible = violation <= opts.tol
         if not new and feasible:

@@ -1,0 +1,315 @@
+"""The gated working set's Gram matrix H = A^T W A without forming it (matrix-free).
+
+For columns A_c = diag(a_c) X (one block of d each, gated ReLU), the dense Gram matrix of a
+working set of k columns is N x N with N = k d: at n = 12000, d = 784 (full-size
+Fashion-MNIST) 20 columns already make N = 15680, a 1 GB float32 array whose build and
+Cholesky factorization take minutes.  ``MatrixFreeGram`` keeps only X, the (n, k) row
+weights and one d x d eigendecomposition per column:
+
+- products H x = A^T W (A x) in two n x d x k matrix products, exact in float64;
+- the diagonal blocks H_cc = X^T diag(a_c^2) X through their eigendecompositions
+  (``BlockEigen``: largest eigenvalues, products H_cc v);
+- Newton solves (H_SS + blockdiag(curv) + ridge I) p = g by conjugate gradients
+  preconditioned with the exact block diagonal, each block inverted through its
+  eigendecomposition with a rank-one correction for the curvature (I - w w^T) c of the
+  group norm.
+
+Memory: X, the weights and k d^2 floats for the eigenvectors; per iteration a few n x k
+arrays.  Cost per product: 4 n d k flops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.linalg import cho_factor, cho_solve, solve_triangular
+
+from convexbench.native.deadline import NEVER, Deadline
+from convexbench.native.ipm import cholesky_lower
+
+CG_RTOL = 1e-10  # relative residual of a matrix-free Newton solve
+CG_ACCEPT = 1e-6  # ... still accepted when conjugate gradients stall above CG_RTOL
+CG_MAX_ITER = 400
+_CG_RTOL = 1e-12  # defaults of ``conjugate_gradients`` (the mixed Gram's refined solves)
+_CG_ACCEPT = 1e-8
+_CG_MAX_ITER = 50
+
+
+@dataclass
+class BlockEigen:
+    """Diagonal blocks H_cc = Q_c diag(lam_c) Q_c^T, one per column."""
+
+    Q: np.ndarray  # (k, d, d)
+    lam: np.ndarray  # (k, d), ascending
+
+    @property
+    def lmax(self) -> np.ndarray:
+        return self.lam[:, -1]
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        """H_cc x_c for every block (x: (k, d))."""
+        coords = np.einsum("gji,gj->gi", self.Q, x)
+        return np.einsum("gij,gj->gi", self.Q, coords * self.lam)
+
+    def apply_one(self, g: int, v: np.ndarray) -> np.ndarray:
+        return self.Q[g] @ (self.lam[g] * (self.Q[g].T @ v))
+
+
+@dataclass
+class DenseBlocks:
+    """Diagonal blocks H_cc held as arrays (from a dense or mixed Gram matrix)."""
+
+    blocks: np.ndarray  # (k, d, d)
+    deadline: Deadline = NEVER
+
+    @property
+    def lmax(self) -> np.ndarray:
+        k, d = self.blocks.shape[:2]
+        out = np.full(k, np.nan)
+        if not np.all(np.isfinite(self.blocks)):
+            return out
+        for part in self.deadline.pieces(k, 10.0 * d**3):
+            self.deadline.check()
+            out[part] = np.linalg.eigvalsh(self.blocks[part])[:, -1]
+        return out
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        return np.einsum("gij,gj->gi", self.blocks, x)
+
+    def apply_one(self, g: int, v: np.ndarray) -> np.ndarray:
+        return self.blocks[g] @ v
+
+
+class RowWeightedBlocks:
+    """Diagonal blocks H_cc = X^T diag(a_c^2) X applied matrix-free (4 n d k flops for all
+    k at once), with the bound max(a_c^2) lambda_max(X^T X) for their largest eigenvalues."""
+
+    def __init__(self, X: np.ndarray, coef: np.ndarray, top: float):
+        self.X, self.sq = X, coef**2
+        self.lmax = top * self.sq.max(axis=0)
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        return (self.sq * (self.X @ x.T)).T @ self.X
+
+    def apply_one(self, g: int, v: np.ndarray) -> np.ndarray:
+        return (self.sq[:, g] * (self.X @ v)) @ self.X
+
+
+class MatrixFreeGram:
+    """H = A^T W A for columns A_c = diag(a_c) X, from X and ``coef`` = (n, k) a_c sqrt(W)."""
+
+    def __init__(self, X: np.ndarray, coef: np.ndarray):
+        self.X, self.coef = X, coef
+        self.k, self.d = coef.shape[1], X.shape[1]
+        self.diag = ((coef**2).T @ (X**2)).ravel()
+        self._eigen: BlockEigen | None = None
+        self.sample: SampleGram | None = None  # X X^T, for the sample-space preconditioner
+
+    @property
+    def size(self) -> int:
+        return self.k * self.d
+
+    def matvec(self, x: np.ndarray) -> np.ndarray:
+        """H x, exact: A^T W (A x) without forming A."""
+        z = np.einsum("nk,nk->n", self.coef, self.X @ x.reshape(self.k, self.d).T)
+        return ((self.coef * z[:, None]).T @ self.X).ravel()
+
+    def diagonal_blocks(self, deadline: Deadline = NEVER) -> BlockEigen | RowWeightedBlocks:
+        """The diagonal blocks as the Newton method uses them: eigendecompositions for the
+        block preconditioner, matrix-free (no k d^2 array) under the sample-space one."""
+        if self.sample is None:
+            return self.block_eigen(deadline)
+        return RowWeightedBlocks(self.X, self.coef, self.sample.top_eigenvalue())
+
+    def block_eigen(self, deadline: Deadline = NEVER) -> BlockEigen:
+        """The eigendecompositions of the k diagonal blocks (2 n d^2 + 10 d^3 flops each,
+        on the rows with nonzero weight only; the clock is read between blocks)."""
+        if self._eigen is None:
+            Q = np.empty((self.k, self.d, self.d))
+            lam = np.empty((self.k, self.d))
+            for c in range(self.k):
+                deadline.check()
+                rows = np.flatnonzero(self.coef[:, c])
+                Xc = self.X[rows] * self.coef[rows, c, None]
+                lam[c], Q[c] = np.linalg.eigh(Xc.T @ Xc)
+            self._eigen = BlockEigen(Q, np.maximum(lam, 0.0))
+        return self._eigen
+
+    def solve_newton_system(self, groups: np.ndarray, c: np.ndarray, w: np.ndarray,
+                            rhs: np.ndarray, ridge: float = 0.0, deadline: Deadline = NEVER
+                            ) -> np.ndarray | None:
+        """(H_SS + blockdiag(c_g (I - w_g w_g^T)) + ridge I)^{-1} rhs on the groups S =
+        ``groups`` (the Newton matrix of the group norm, unit w_g) by preconditioned
+        conjugate gradients on exact products: preconditioned in sample space when an
+        ``X X^T`` is attached (``sample``), else by the exact block diagonal.  None when the
+        preconditioner does not exist or the iteration does not converge (the caller then
+        tries a larger ridge)."""
+        d = self.d
+        if self.sample is not None:
+            precondition = self._sample_space_inverse(groups, c, w, ridge, deadline)
+        else:
+            precondition = self._block_inverse(groups, c, w, ridge, deadline)
+        if precondition is None:
+            return None
+
+        def apply(v: np.ndarray) -> np.ndarray:
+            full = np.zeros((self.k, d))
+            vg = v.reshape(-1, d)
+            full[groups] = vg
+            Hv = self.matvec(full.ravel()).reshape(self.k, d)[groups]
+            curv = c[:, None] * (vg - w * np.einsum("gi,gi->g", w, vg)[:, None])
+            return (Hv + curv).ravel() + ridge * v
+
+        return conjugate_gradients(apply, precondition, np.asarray(rhs, dtype=np.float64),
+                                   rtol=CG_RTOL, accept=CG_ACCEPT, max_iter=CG_MAX_ITER,
+                                   deadline=deadline)
+
+    def _block_inverse(self, groups: np.ndarray, c: np.ndarray, w: np.ndarray, ridge: float,
+                       deadline: Deadline) -> Callable[[np.ndarray], np.ndarray] | None:
+        """v -> blockdiag(H_gg + c_g (I - w_g w_g^T) + ridge I)^{-1} v, each block through
+        its eigendecomposition and Sherman-Morrison for the rank-one term."""
+        d = self.d
+        eig = self.block_eigen(deadline)
+        Q, lam = eig.Q[groups], eig.lam[groups]
+        QT = Q.transpose(0, 2, 1)
+        shift = lam + (c + ridge)[:, None]
+        if not np.all(shift > 0):
+            return None
+        Qw = np.matmul(QT, w[:, :, None])[:, :, 0]
+        Binv_w = Qw / shift
+        denom = 1.0 - c * np.einsum("gi,gi->g", Qw, Binv_w)
+        if not np.all(denom > 0):
+            return None
+
+        def precondition(v: np.ndarray) -> np.ndarray:
+            coords = np.matmul(QT, v.reshape(-1, d)[:, :, None])[:, :, 0] / shift
+            coords += (c * np.einsum("gi,gi->g", Qw, coords) / denom)[:, None] * Binv_w
+            return np.matmul(Q, coords[:, :, None])[:, :, 0].ravel()
+
+        return precondition
+
+    def _sample_space_inverse(self, groups: np.ndarray, c: np.ndarray, w: np.ndarray,
+                              ridge: float, deadline: Deadline
+                              ) -> Callable[[np.ndarray], np.ndarray] | None:
+        """v -> K^{-1} v in float32 for K = A^T A + (c + ridge) I - W diag(c) W^T (A: the
+        groups' columns, W = blockdiag(w_g)): K0 = A^T A + (c + ridge) I is inverted through
+        the n x n matrix S = I + (X X^T) o (A_w diag(1/(c + ridge)) A_w^T) (A_w: the row
+        weights; one Cholesky factorization, n^3 / 3 flops) and the rank-s term by Woodbury
+        with the s x s matrix T = diag(1/c) - W^T K0^{-1} W."""
+        assert self.sample is not None
+        n, d = self.X.shape
+        coef = self.coef[:, groups]
+        cr = c + ridge
+        if not np.all(cr > 0):
+            return None
+        G = self.sample.gram(deadline)
+        weights = (coef / cr).astype(np.float32)
+        coef32 = coef.T.astype(np.float32)
+        S = np.empty((n, n), dtype=np.float32)
+        for rows in deadline.pieces(n, 2.0 * n * len(groups)):
+            deadline.check()
+            np.matmul(weights[rows], coef32, out=S[rows])
+            S[rows] *= G[rows]
+        S[np.diag_indices(n)] += 1.0
+        L = S.T  # symmetric: its transpose is the same matrix, Fortran-ordered
+        if cholesky_lower(L, deadline) != 0:
+            return None
+
+        def s_solve(b: np.ndarray) -> np.ndarray:
+            half = solve_triangular(L, b.astype(np.float32), lower=True, check_finite=False)
+            return solve_triangular(L, half, lower=True, trans=1, check_finite=False)
+
+        F = coef * (self.X @ w.T) / cr  # A (e_g x w_g / cr_g), one column per group
+        LF = solve_triangular(L, F.astype(np.float32), lower=True,
+                              check_finite=False).astype(np.float64)
+        T = LF.T @ LF
+        T[np.diag_indices_from(T)] += 1.0 / c - 1.0 / cr
+        SF = s_solve(F).astype(np.float64)
+        try:
+            T_factor = cho_factor(T, lower=True, check_finite=False)
+        except np.linalg.LinAlgError:
+            return None
+
+        def k0_inverse(v: np.ndarray) -> np.ndarray:
+            u = v / cr[:, None]
+            t = np.einsum("ns,ns->n", coef, self.X @ u.T)  # A u
+            q = s_solve(t).astype(np.float64)
+            return u - ((coef * q[:, None]).T @ self.X) / cr[:, None]
+
+        def precondition(v: np.ndarray) -> np.ndarray:
+            y1 = k0_inverse(v.reshape(-1, d))
+            z = cho_solve(T_factor, np.einsum("gi,gi->g", w, y1), check_finite=False)
+            q = SF @ z  # S^{-1} F z
+            y2 = w * (z / cr)[:, None] - ((coef * q[:, None]).T @ self.X) / cr[:, None]
+            return (y1 + y2).ravel()
+
+        return precondition
+
+
+class SampleGram:
+    """X X^T in float32 (n^2 floats), built on first use and shared by the restricted
+    solves of one native solve; the build reads the clock between row panels."""
+
+    def __init__(self, X: np.ndarray):
+        self.X = X
+        self._G: np.ndarray | None = None
+        self._top: float | None = None
+
+    def top_eigenvalue(self) -> float:
+        """lambda_max(X^T X)."""
+        if self._top is None:
+            self._top = float(np.linalg.eigvalsh(self.X.T @ self.X)[-1])
+        return self._top
+
+    def gram(self, deadline: Deadline = NEVER) -> np.ndarray:
+        if self._G is None:
+            n, d = self.X.shape
+            X32 = self.X.astype(np.float32)
+            G = np.empty((n, n), dtype=np.float32)
+            for rows in deadline.pieces(n, 2.0 * n * d):
+                deadline.check()
+                np.matmul(X32[rows], X32.T, out=G[rows])
+            self._G = G
+        return self._G
+
+
+def conjugate_gradients(apply: Callable[[np.ndarray], np.ndarray],
+                        precondition: Callable[[np.ndarray], np.ndarray], b: np.ndarray,
+                        rtol: float = _CG_RTOL, accept: float = _CG_ACCEPT,
+                        max_iter: int = _CG_MAX_ITER, deadline: Deadline = NEVER
+                        ) -> np.ndarray | None:
+    """x with ||apply(x) - b|| <= rtol ||b|| (or ``accept`` ||b|| when the iteration stalls)
+    by preconditioned conjugate gradients from precondition(b); None if neither holds or the
+    operator is not positive definite along the way; ``DeadlineExpired`` once ``deadline``
+    has passed (read every iteration)."""
+    bnorm = float(np.linalg.norm(b))
+    if bnorm == 0.0:
+        return np.zeros_like(b)
+    x = precondition(b)
+    r = b - apply(x)
+    best = (float(np.linalg.norm(r)), x.copy())
+    z = precondition(r)
+    p = z.copy()
+    rz = float(r @ z)
+    for _ in range(max_iter):
+        if best[0] <= rtol * bnorm:
+            break
+        deadline.check()
+        Ap = apply(p)
+        pAp = float(p @ Ap)
+        if not (np.isfinite(pAp) and pAp > 0.0):
+            break
+        step = rz / pAp
+        x += step * p
+        r -= step * Ap
+        norm = float(np.linalg.norm(r))
+        if norm < best[0]:
+            best = (norm, x.copy())
+        z = precondition(r)
+        rz, previous = float(r @ z), rz
+        p = z + (rz / previous) * p
+    x = best[1]
+    true = float(np.linalg.norm(b - apply(x)))  # the recursion's residual can drift
+    return x if np.isfinite(true) and true <= accept * bnorm else None

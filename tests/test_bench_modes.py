@@ -1,0 +1,70 @@
+"""The bench's real-data instances (``--real``) and regularization paths (``--path``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from convexbench.bench import native as bench
+from convexbench.data import load_dataset
+from convexbench.programs.gated2 import GatedRelu2Program
+from convexbench.programs.relu2 import Relu2Program
+from convexbench.programs.relu3 import Relu3Program
+from convexbench.training import lambda_max
+
+MIRROR = Path(os.environ.get("CONVEXBENCH_DATA_DIR", "/work/shared/data"))
+
+
+@pytest.fixture
+def local_data(monkeypatch):
+    """The data mirror in CONVEXBENCH_DATA_DIR (default /work/shared/data); skip without it."""
+    if not MIRROR.is_dir():
+        pytest.skip(f"no data mirror at {MIRROR}")
+    monkeypatch.setenv("CONVEXBENCH_DATA_DIR", str(MIRROR))
+
+
+def _real(dataset: str, model: str) -> bench.Instance:
+    return next(i for i in bench.REAL if i.dataset == dataset and i.model == model)
+
+
+def test_real_instances_build_from_the_train_split(local_data):
+    data = load_dataset("uci:pima", allow_download=False)
+    scale = lambda_max(data.X_train, data.y_train)
+    for model, kind in (("relu2", Relu2Program), ("gated2", GatedRelu2Program),
+                        ("relu3", Relu3Program)):
+        inst = bench.at_beta(_real("uci:pima", model), 1e-2)
+        assert inst.name.startswith(f"uci:pima {model} ") and inst.name.endswith(" beta=1e-2")
+        program, beta = bench.build(inst)
+        assert isinstance(program, kind)
+        assert (program.n, program.d) == data.X_train.shape == (576, 8)
+        np.testing.assert_array_equal(program.X, data.X_train)
+        assert beta == pytest.approx(1e-2 * scale, rel=1e-12)
+        assert program.beta == pytest.approx(beta, rel=1e-12)
+    assert bench.at_beta(_real("uci:pima", "relu2"), 1e-1).name == "uci:pima relu2 P=100 beta=1e-1"
+
+
+def test_path_sets_beta_on_planted_instances_too():
+    inst = bench.Instance("gated2 n=60 d=3 P=10", "gated2", 60, 3, 10)
+    (_, beta_default), (_, beta_path) = bench.build(inst), bench.build(bench.at_beta(inst, 1e-3))
+    assert beta_path == pytest.approx(beta_default * 1e-3 / bench.BETA_FACTOR, rel=1e-12)
+    assert bench._fractions("1e-3, 1e-1,1e-1") == (1e-1, 1e-3)
+
+
+def test_unavailable_data_is_one_line_and_skipped(offline_data, capsys):
+    inst = bench.at_beta(_real("uci:breast-cancer-wisc-diag", "gated2"), 1e-1)
+    assert bench.instance_rows(inst, [("native", 60.0)], bench.get_preset("medium")) == []
+    out = capsys.readouterr().out.strip()
+    assert out.startswith(f"## {inst.name}: skipped, data unavailable") and "\n" not in out
+
+
+def test_bench_real_path_end_to_end(local_data, capsys):
+    assert bench.main(["native", "--real", "--only", "uci:pima gated2", "--path", "1e-1",
+                       "--no-conic", "--no-scnn"]) == 0
+    out = capsys.readouterr().out
+    assert "## uci:pima gated2 P=100 beta=1e-1: n = 576, d = 8" in out
+    rows = [line for line in out.splitlines() if line.startswith("uci:pima")]
+    assert len(rows) == 1  # one instance, one beta, native only
+    assert " native " in rows[0] and "optimal" in rows[0] and "True" in rows[0]
