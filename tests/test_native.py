@@ -224,9 +224,15 @@ def test_geometric_growth_takes_fewer_rounds_to_the_same_optimum():
     y = rng.standard_normal(200)
     program = make_program("gated2", X, y, 0.01 * float(np.abs(X.T @ y).max()), patterns=120,
                            seed=7)
-    runs = {g: solve_native(program, NativeOptions(growth=g)) for g in (0.0, 0.5)}
+    runs = {g: solve_native(program, NativeOptions(growth=g, dense_fraction=2.0))
+            for g in (0.0, 0.5)}
     assert all(r.status == "optimal" for r in runs.values())
     assert runs[0.0].n_columns >= 60  # the regime this is for
     assert runs[0.5].iterations < runs[0.0].iterations, {g: r.iterations for g, r in runs.items()}
     objs = [program.objective(r.solution) for r in runs.values()]
     assert abs(objs[0] - objs[1]) <= 1e-7 * abs(objs[1]), objs
+    # ... and when most columns outside still violate, all of them join at once
+    dense = solve_native(program, NativeOptions(growth=0.0))
+    assert dense.status == "optimal"
+    assert dense.iterations < runs[0.0].iterations
+    assert abs(program.objective(dense.solution) - objs[1]) <= 1e-7 * abs(objs[1])

@@ -85,7 +85,6 @@ def test_matrix_free_route_reaches_the_dense_routes_optimum(monkeypatch, max_n, 
     program = make_program("gated2", X, y, beta, patterns=30, seed=1)
     dense = solve_native(program, NativeOptions(tol=1e-7))
     monkeypatch.setattr(working_set, "_matrix_free", lambda fam, k: fam.R == 0)
-    monkeypatch.setattr(working_set, "_SAMPLE_SPACE_MAX_N", max_n)
     built: list[MatrixFreeGram] = []
 
     class Counted(MatrixFreeGram):
@@ -94,7 +93,7 @@ def test_matrix_free_route_reaches_the_dense_routes_optimum(monkeypatch, max_n, 
             built.append(self)
 
     monkeypatch.setattr(working_set, "MatrixFreeGram", Counted)
-    free = solve_native(program, NativeOptions(tol=1e-7))
+    free = solve_native(program, NativeOptions(tol=1e-7, sample_space_max_n=max_n))
     assert built and all((g.sample is not None) == bool(max_n) for g in built)
     assert free.status == "optimal"
     cert = certify(program, free.solution)

@@ -44,6 +44,9 @@ from convexbench.native.reduced import ReducedResult
 
 _PANEL = 16  # columns mirrored per step (bounds the temporaries of the mirror: N x 16)
 _CHOLESKY_PANEL = 512  # columns per step of the Cholesky factorization under a deadline
+_SURE_FLOP_RATE = 1e10  # flops per second LAPACK's Cholesky surely reaches (measured here:
+# ~1e11 in double precision, 2e11 in single, on 2 cores): with 4 times the time this rate
+# needs left, one uninterrupted call (twice as fast as the panels at N = 12000, float32)
 
 
 def zeros_mapped(shape: tuple[int, ...], dtype: type = np.float64) -> np.ndarray:
@@ -434,13 +437,16 @@ def cholesky_lower(M: np.ndarray, deadline: Deadline = NEVER) -> int:
     ``M`` (float32 or float64), in place, the strict upper triangle left alone (LAPACK's
     ``potrf`` with ``clean=0``); returns LAPACK's ``info`` (0: positive definite).
 
-    Without a deadline, or when the whole factorization is one piece of work
-    (``deadline.PIECE_FLOPS``), LAPACK itself.  Otherwise left-looking by panels of
+    Without a deadline, when the whole factorization is one piece of work
+    (``deadline.PIECE_FLOPS``) or when much more time is left than it can take
+    (``_SURE_FLOP_RATE``), LAPACK itself.  Otherwise left-looking by panels of
     ``_CHOLESKY_PANEL`` columns, reading the clock between products (``DeadlineExpired``):
     measured 1.1-1.3 times LAPACK's time on one core, N = 3000 and 8000."""
     N = M.shape[0]
     potrf = get_lapack_funcs("potrf", (M,))
-    if not deadline.limited or N**3 / 3.0 <= PIECE_FLOPS:
+    flops = N**3 / 3.0
+    left = deadline.left()
+    if left is None or flops <= PIECE_FLOPS or left > 4.0 * flops / _SURE_FLOP_RATE:
         return int(potrf(M, lower=1, clean=0, overwrite_a=1)[1])
     deadline.check()
     tl = None

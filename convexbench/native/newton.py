@@ -21,8 +21,9 @@ method starts from it (the new columns at zero) and repeats, from the residual r
 Every step decreases f.  On a ``PackedGram`` the Newton matrix is factored in the lower
 triangle of the array that holds H, as the interior-point method does (no second N x N
 array); on a ``MixedGram`` (``mixed.py``, what the working-set solver passes) likewise, in
-float32, with exact products and refined solves; on a ``LowRankGram`` it is a dense |S| d
-square, at most 2n wide, else the method gives up.  A status that is not ok
+float32, with exact products and refined solves; on a ``MatrixFreeGram`` (``gram.py``,
+image-size data) by preconditioned conjugate gradients, at any width; on a ``LowRankGram``
+it is a dense |S| d square, at most 2n wide, else the method gives up.  A status that is not ok
 (``MaxIterations``, ``MaxTime``, ``NumericalError``, ``TooLarge``) tells the caller to fall
 back to the interior-point method.
 """
