@@ -10,11 +10,11 @@ import pytest
 from convexbench.certificates import certify
 from convexbench.data.synthetic import planted_data
 from convexbench.native import NativeOptions, solve_native
+from convexbench.native import cholesky as cholesky_module
 from convexbench.native import deadline as deadline_module
-from convexbench.native import ipm as ipm_module
+from convexbench.native.cholesky import cholesky_lower
 from convexbench.native.deadline import NEVER, Deadline, DeadlineExpired
 from convexbench.native.families import family_for
-from convexbench.native.ipm import cholesky_lower
 from convexbench.programs import make_program
 
 
@@ -78,8 +78,9 @@ def test_gram_build_reads_the_clock():
 def test_blocked_cholesky_matches_lapack(monkeypatch, dtype):
     """Under a deadline a large factorization goes by panels: same factor, the upper
     triangle untouched, and an expired deadline interrupts it."""
-    monkeypatch.setattr(ipm_module, "PIECE_FLOPS", 1e5)  # panels at this size already
-    monkeypatch.setattr(ipm_module, "_CHOLESKY_PANEL", 128)
+    monkeypatch.setattr(cholesky_module, "PIECE_FLOPS", 1e5)  # panels at this size already
+    monkeypatch.setattr(cholesky_module, "_CHOLESKY_PANEL", 128)
+    monkeypatch.setattr(cholesky_module, "_SURE_FLOP_RATE", 1.0)  # not "time enough for one call"
     rng = np.random.default_rng(0)
     N = 300  # three panels
     A = rng.standard_normal((N + 5, N))

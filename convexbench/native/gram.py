@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve, solve_triangular
 
+from convexbench.native.cholesky import cholesky_lower
 from convexbench.native.deadline import NEVER, Deadline
-from convexbench.native.ipm import cholesky_lower
 
 CG_RTOL = 1e-10  # relative residual of a matrix-free Newton solve
 CG_ACCEPT = 1e-6  # ... still accepted when conjugate gradients stall above CG_RTOL
@@ -58,6 +58,42 @@ class BlockEigen:
 
     def apply_one(self, g: int, v: np.ndarray) -> np.ndarray:
         return self.Q[g] @ (self.lam[g] * (self.Q[g].T @ v))
+
+
+def group_curvature(c: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """c_g (I - w_g w_g^T) per group (s, d, d): the curvature of beta ||x_g|| at x_g, with
+    c_g = beta / ||x_g|| and w_g = x_g / ||x_g||."""
+    d = w.shape[1]
+    return c[:, None, None] * (np.eye(d)[None] - w[:, :, None] * w[:, None, :])
+
+
+class NewtonViews:
+    """What the active-set Newton method (``newton.py``) needs of a Gram matrix held as an
+    array (``PackedGram``, ``LowRankGram``, ``MixedGram``): the diagonal blocks, products with
+    a few columns, and Newton solves through ``solve_principal``."""
+
+    size: int
+
+    @property
+    def newton_width(self) -> int:
+        """The widest Newton matrix (variables of the nonzero groups) the method may form."""
+        return self.size
+
+    def diagonal_blocks(self, d: int, deadline: Deadline = NEVER) -> DenseBlocks:
+        return DenseBlocks(self.diag_blocks(d, deadline), deadline)
+
+    def times_columns(self, idx: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """H[:, idx] v."""
+        return self.columns(idx) @ v
+
+    def solve_newton_system(self, groups: np.ndarray, c: np.ndarray, w: np.ndarray,
+                            rhs: np.ndarray, ridge: float = 0.0, deadline: Deadline = NEVER
+                            ) -> np.ndarray | None:
+        """(H_SS + blockdiag(c_g (I - w_g w_g^T)) + ridge I)^{-1} rhs on the groups S =
+        ``groups``; None when not numerically positive definite."""
+        d = w.shape[1]
+        idx = (np.asarray(groups)[:, None] * d + np.arange(d)).ravel()
+        return self.solve_principal(idx, group_curvature(c, w), rhs, ridge, deadline)
 
 
 @dataclass
@@ -114,12 +150,23 @@ class MatrixFreeGram:
     def size(self) -> int:
         return self.k * self.d
 
+    @property
+    def newton_width(self) -> int:
+        return self.size
+
     def matvec(self, x: np.ndarray) -> np.ndarray:
         """H x, exact: A^T W (A x) without forming A."""
         z = np.einsum("nk,nk->n", self.coef, self.X @ x.reshape(self.k, self.d).T)
         return ((self.coef * z[:, None]).T @ self.X).ravel()
 
-    def diagonal_blocks(self, deadline: Deadline = NEVER) -> BlockEigen | RowWeightedBlocks:
+    def times_columns(self, idx: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """H[:, idx] v, one exact product."""
+        full = np.zeros(self.size)
+        full[idx] = v
+        return self.matvec(full)
+
+    def diagonal_blocks(self, d: int | None = None, deadline: Deadline = NEVER
+                        ) -> BlockEigen | RowWeightedBlocks:
         """The diagonal blocks as the Newton method uses them: eigendecompositions for the
         block preconditioner, matrix-free (no k d^2 array) under the sample-space one."""
         if self.sample is None:

@@ -37,17 +37,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg import get_blas_funcs, get_lapack_funcs, lapack, solve_triangular
+from scipy.linalg import cho_factor, cho_solve, get_blas_funcs, get_lapack_funcs, lapack
 
-from convexbench.native.deadline import NEVER, PIECE_FLOPS, Deadline, DeadlineExpired
+from convexbench.native.cholesky import cholesky_lower
+from convexbench.native.deadline import NEVER, Deadline, DeadlineExpired
+from convexbench.native.gram import NewtonViews, group_curvature
 from convexbench.native.reduced import ReducedResult
 
 _PANEL = 16  # columns mirrored per step (bounds the temporaries of the mirror: N x 16)
-_CHOLESKY_PANEL = 512  # columns per step of the Cholesky factorization under a deadline
-_SURE_FLOP_RATE = 1e10  # flops per second LAPACK's Cholesky surely reaches (measured here:
-# ~1e11 in double precision, 2e11 in single, on 2 cores): with 4 times the time this rate
-# needs left, one uninterrupted call (twice as fast as the panels at N = 12000, float32)
-
 
 def zeros_mapped(shape: tuple[int, ...], dtype: type = np.float64) -> np.ndarray:
     """A zero Fortran-ordered host array; from 1 MiB on in pages of its own (an anonymous
@@ -62,7 +59,7 @@ def zeros_mapped(shape: tuple[int, ...], dtype: type = np.float64) -> np.ndarray
 
 
 @dataclass
-class PackedGram:
+class PackedGram(NewtonViews):
     """H = A^T A in the upper triangle of ``store`` (Fortran order), diagonal in ``diag``;
     float64, or float32 for ``mixed.MixedGram`` (which does its products elsewhere)."""
 
@@ -206,7 +203,7 @@ class SocInverse:
 
 
 @dataclass
-class LowRankGram:
+class LowRankGram(NewtonViews):
     """H = A^T A kept as its n x N factor A, in column blocks A_c (k, n, md): for working sets
     more than twice as wide as the data has rows (N > 2 n).  The Newton matrix B + A^T A
     (B block diagonal) is solved by the Woodbury identity with one n x n Cholesky factor."""
@@ -329,6 +326,31 @@ class LowRankGram:
         """The k diagonal blocks H_cc (k, md, md) (``md``: the column width)."""
         return np.einsum("kni,knj->kij", self.A, self.A)
 
+    @property
+    def newton_width(self) -> int:
+        """At most 2 n: wider Newton matrices are left to the interior-point method."""
+        return 2 * self.A.shape[1]
+
+    def solve_newton_system(self, groups: np.ndarray, c: np.ndarray, w: np.ndarray,
+                            rhs: np.ndarray, ridge: float = 0.0, deadline: Deadline = NEVER
+                            ) -> np.ndarray | None:
+        """The Newton system as a dense |S| d square (H[idx][:, idx] = A_idx^T A_idx) by
+        Cholesky; None when not numerically positive definite."""
+        s, d = w.shape
+        idx = (np.asarray(groups)[:, None] * d + np.arange(d)).ravel()
+        ti, tj = np.triu_indices(d)
+        base = np.arange(s)[:, None] * d
+        deadline.check()
+        M = self.principal_upper(idx)
+        if ridge:
+            M[np.diag_indices_from(M)] += ridge
+        M[(base + ti).ravel(), (base + tj).ravel()] += group_curvature(c, w)[:, ti, tj].ravel()
+        try:
+            factor = cho_factor(M, lower=False, overwrite_a=True, check_finite=False)
+        except np.linalg.LinAlgError:
+            return None
+        return cho_solve(factor, rhs, check_finite=False)
+
 
 class RowWeightedGram(LowRankGram):
     """A ``LowRankGram`` whose columns weight the rows of the data, A_c = diag(a_c) X (two-layer
@@ -430,50 +452,6 @@ def _add_lower_blocks(M: np.ndarray, starts: np.ndarray, blocks: np.ndarray) -> 
     ti, tj = np.tril_indices(blocks.shape[1])
     at = np.asarray(starts)[:, None]
     M[(at + ti).ravel(), (at + tj).ravel()] += blocks[:, ti, tj].ravel()
-
-
-def cholesky_lower(M: np.ndarray, deadline: Deadline = NEVER) -> int:
-    """Cholesky factor of the symmetric matrix in the lower triangle of the Fortran-ordered
-    ``M`` (float32 or float64), in place, the strict upper triangle left alone (LAPACK's
-    ``potrf`` with ``clean=0``); returns LAPACK's ``info`` (0: positive definite).
-
-    Without a deadline, when the whole factorization is one piece of work
-    (``deadline.PIECE_FLOPS``) or when much more time is left than it can take
-    (``_SURE_FLOP_RATE``), LAPACK itself.  Otherwise left-looking by panels of
-    ``_CHOLESKY_PANEL`` columns, reading the clock between products (``DeadlineExpired``):
-    measured 1.1-1.3 times LAPACK's time on one core, N = 3000 and 8000."""
-    N = M.shape[0]
-    potrf = get_lapack_funcs("potrf", (M,))
-    flops = N**3 / 3.0
-    left = deadline.left()
-    if left is None or flops <= PIECE_FLOPS or left > 4.0 * flops / _SURE_FLOP_RATE:
-        return int(potrf(M, lower=1, clean=0, overwrite_a=1)[1])
-    deadline.check()
-    tl = None
-    for j in range(0, N, _CHOLESKY_PANEL):
-        e = min(j + _CHOLESKY_PANEL, N)
-        D = np.tril(M[j:e, j:e])
-        if j:
-            left = M[j:e, :j]  # the panel's rows of the finished columns of L
-            D -= np.tril(left @ left.T)
-            for rows in deadline.pieces(N - e, 2.0 * j * (e - j)):
-                deadline.check()
-                lo, hi = e + rows.start, e + rows.stop
-                M[lo:hi, j:e] -= M[lo:hi, :j] @ left.T
-        L, info = potrf(np.asfortranarray(D), lower=1, clean=1, overwrite_a=1)
-        if info:
-            return int(j + info)
-        if tl is None or len(tl[0]) != (e - j) * (e - j + 1) // 2:
-            tl = np.tril_indices(e - j)
-        M[j:e, j:e][tl] = L[tl]
-        if e < N:
-            Linv_t = solve_triangular(L, np.eye(e - j, dtype=L.dtype), lower=True,
-                                      check_finite=False).T
-            for rows in deadline.pieces(N - e, 2.0 * (e - j) ** 2):
-                lo, hi = e + rows.start, e + rows.stop
-                M[lo:hi, j:e] = M[lo:hi, j:e] @ Linv_t
-        deadline.check()
-    return 0
 
 
 def _mirror_upper(M: np.ndarray) -> None:

@@ -33,14 +33,17 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve
 
 from convexbench.native.deadline import NEVER, Deadline, DeadlineExpired
 from convexbench.native.families import ColumnFamily
-from convexbench.native.gram import DenseBlocks, MatrixFreeGram
-from convexbench.native.ipm import Gram, LowRankGram, PackedGram
+from convexbench.native.gram import MatrixFreeGram
+from convexbench.native.ipm import Gram
 from convexbench.native.mixed import MixedGram
 from convexbench.native.reduced import ReducedResult
+
+# what the method needs of H (gram.NewtonViews): size, diag, matvec, newton_width,
+# diagonal_blocks, times_columns, solve_newton_system
+NewtonGram = Gram | MixedGram | MatrixFreeGram
 
 _ARMIJO = 1e-4
 _MAX_BACKTRACK = 40
@@ -56,7 +59,7 @@ def applies(fam: ColumnFamily, n_columns: int) -> bool:
     return fam.R == 0 and fam.m == 1 and n_columns * fam.d <= 2 * fam.program.n
 
 
-def kkt_error(gram: Gram | MixedGram, Aty: np.ndarray, beta: float, d: int, x: np.ndarray
+def kkt_error(gram: NewtonGram, Aty: np.ndarray, beta: float, d: int, x: np.ndarray
               ) -> tuple[float, float]:
     """(relative gap, relative dual residual) of ``x`` in the interior-point method's terms."""
     k = gram.size // d
@@ -80,7 +83,7 @@ def _measures(b, beta, x, r, Hx):
 
 
 def solve_newton(
-    gram: Gram | MixedGram, Aty: np.ndarray, beta: float, d: int, x0: np.ndarray | None = None,
+    gram: NewtonGram, Aty: np.ndarray, beta: float, d: int, x0: np.ndarray | None = None,
     tol: float = 1e-9, max_iter: int = 30, time_limit: float | None = None,
     deadline: Deadline | None = None,
 ) -> ReducedResult:
@@ -100,17 +103,14 @@ def solve_newton(
         return ReducedResult(x, "MaxTime", 0, time.perf_counter() - start)
 
 
-def _solve_newton(gram: Gram | MixedGram, b: np.ndarray, beta: float, d: int, x: np.ndarray,
+def _solve_newton(gram: NewtonGram, b: np.ndarray, beta: float, d: int, x: np.ndarray,
                   tol: float, max_iter: int, deadline: Deadline, start: float
                   ) -> ReducedResult:
     """The method of ``solve_newton`` on ``x`` (k, d), updated in place."""
     N = gram.size
     k = N // d
-    max_side = 2 * gram.A.shape[1] if isinstance(gram, LowRankGram) else N
-    if isinstance(gram, MatrixFreeGram):
-        blocks = gram.diagonal_blocks(deadline)  # H_gg
-    else:
-        blocks = DenseBlocks(gram.diag_blocks(d, deadline), deadline)
+    max_side = gram.newton_width
+    blocks = gram.diagonal_blocks(d, deadline)  # H_gg
     lmax = blocks.lmax
     if not np.all(np.isfinite(lmax)):
         return ReducedResult(x, "NumericalError", 0, time.perf_counter() - start)
@@ -173,7 +173,7 @@ def _solve_newton(gram: Gram | MixedGram, b: np.ndarray, beta: float, d: int, x:
                     hg = blocks.apply_one(g, x[g])
                     if (_drop_change(x[g], r[g], hg, norms_x[g], beta) < 0
                             or np.linalg.norm(r[g] + hg) <= beta):
-                        r += _times_columns(gram, g * d + np.arange(d), x[g]).reshape(k, d)
+                        r += gram.times_columns(g * d + np.arange(d), x[g]).reshape(k, d)
                         x[g] = 0.0
                 dropped = np.count_nonzero(norms_x) - np.count_nonzero(np.linalg.norm(x, axis=1))
                 norms_x = np.linalg.norm(x, axis=1)
@@ -228,8 +228,8 @@ def _solve_newton(gram: Gram | MixedGram, b: np.ndarray, beta: float, d: int, x:
                 if np.any(flip):  # f(v - e) - f(v) = e^T (b - H v) + e^T H e / 2 - beta ||e||
                     Z = S[flip]
                     e = trial_s[flip]
-                    He = _times_columns(gram, (Z[:, None] * d + np.arange(d)).ravel(),
-                                        e.ravel()).reshape(k, d)
+                    He = gram.times_columns((Z[:, None] * d + np.arange(d)).ravel(),
+                                            e.ravel()).reshape(k, d)
                     rv = r[Z] - alpha * Hp[Z]
                     projected = change + float(np.einsum("gi,gi->", e, rv + 0.5 * He[Z])) \
                         - beta * float(new_norms[flip].sum())
@@ -252,52 +252,21 @@ def _solve_newton(gram: Gram | MixedGram, b: np.ndarray, beta: float, d: int, x:
     return ReducedResult(x, status, iterations, time.perf_counter() - start)
 
 
-def _times_columns(gram: Gram | MixedGram | MatrixFreeGram, idx: np.ndarray, v: np.ndarray
-                   ) -> np.ndarray:
-    """H[:, idx] v; on a ``MixedGram`` or ``MatrixFreeGram`` one exact product, without
-    forming H[:, idx]."""
-    if isinstance(gram, (MixedGram, MatrixFreeGram)):
-        full = np.zeros(gram.size)
-        full[idx] = v
-        return gram.matvec(full)
-    return gram.columns(idx) @ v
-
-
 def _drop_change(x, r, Hgx, norms_x, beta):
     """f(x with group g zeroed) - f(x), per group (or for one group)."""
     return (np.einsum("...i,...i->...", x, r + 0.5 * Hgx) - beta * norms_x)
 
 
-def _newton_direction(gram: Gram | MixedGram | MatrixFreeGram, idx: np.ndarray, c: np.ndarray,
-                      w: np.ndarray, grad: np.ndarray, ridge: float, deadline: Deadline = NEVER
+def _newton_direction(gram: NewtonGram, idx: np.ndarray, c: np.ndarray, w: np.ndarray,
+                      grad: np.ndarray, ridge: float, deadline: Deadline = NEVER
                       ) -> np.ndarray | None:
     """-(H_SS + blockdiag(c_g (I - w_g w_g^T)) + ridge max(1, max diag H_SS) I)^{-1} grad
-    (S: the variables ``idx``, whole groups) by Cholesky, or by preconditioned conjugate
-    gradients on a ``MatrixFreeGram``; None when the matrix is not numerically positive
-    definite."""
+    (S: the variables ``idx``, whole groups), by the Gram matrix's own Newton solve; None
+    when the matrix is not numerically positive definite."""
     s, d = grad.shape
-    if isinstance(gram, MatrixFreeGram):
-        scale = max(1.0, float(np.max(gram.diag[idx])))
-        x = gram.solve_newton_system(idx[::d] // d, c, w, grad.ravel(), ridge * scale,
-                                     deadline=deadline)
-        return None if x is None or not np.all(np.isfinite(x)) else -x.reshape(s, d)
-    curv = c[:, None, None] * (np.eye(d)[None] - w[:, :, None] * w[:, None, :])
-    if isinstance(gram, (PackedGram, MixedGram)):  # in the array that holds H, as the IPM does
-        scale = max(1.0, float(np.max(gram.diag[idx])))
-        x = gram.solve_principal(idx, curv, grad.ravel(), ridge * scale, deadline=deadline)
-        if x is None or not np.all(np.isfinite(x)):
-            return None
-        return -x.reshape(s, d)
-    ti, tj = np.triu_indices(d)
-    base = np.arange(s)[:, None] * d
-    deadline.check()
-    M = gram.principal_upper(idx)
-    if ridge:
-        M[np.diag_indices_from(M)] += ridge * max(1.0, float(np.max(gram.diag[idx])))
-    M[(base + ti).ravel(), (base + tj).ravel()] += curv[:, ti, tj].ravel()
-    try:
-        factor = cho_factor(M, lower=False, overwrite_a=True, check_finite=False)
-    except np.linalg.LinAlgError:
+    scale = max(1.0, float(np.max(gram.diag[idx])))
+    x = gram.solve_newton_system(idx[::d] // d, c, w, grad.ravel(), ridge * scale,
+                                 deadline=deadline)
+    if x is None or not np.all(np.isfinite(x)):
         return None
-    p = -cho_solve(factor, grad.ravel(), check_finite=False).reshape(s, d)
-    return p if np.all(np.isfinite(p)) else None
+    return -x.reshape(s, d)
