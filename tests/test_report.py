@@ -95,3 +95,22 @@ def test_table_formats() -> None:
     assert md.splitlines()[0] == "| dataset | objective | ok |" and "1.235" in md
     tex = to_latex(df, "Caption 50%", "x")
     assert r"a\_b" in tex and r"50\%" in tex and r"\toprule" in tex
+
+
+def test_failed_cells_are_listed_never_dropped() -> None:
+    import pandas as pd
+
+    from convexbench.report.tables import failed_cells_table
+
+    base = {"experiment": "e", "kind": "convex", "dataset": "d", "model": "relu2",
+            "method": "native", "seed": 0, "beta_spec": 0.1, "cell_seconds": 1.0}
+    df = pd.DataFrame([
+        {**base, "status": "ok", "error": None, "solve_status": "optimal"},
+        {**base, "status": "error", "error": "ValueError: boom", "solve_status": None},
+        {**base, "status": "ok", "error": None, "solve_status": "time_limit",
+         "cell_seconds": 1200.04},
+    ])
+    table = failed_cells_table(df)
+    assert list(table["why"]) == ["ValueError: boom", "solve stopped at its time limit"]
+    assert list(table["seconds"]) == [1.0, 1200.0]
+    assert failed_cells_table(df.iloc[:1]).empty

@@ -171,7 +171,7 @@ def run_spec(
                                         if scheduler is not None else None}),
                     len(cells), n_skipped)
     start = time.perf_counter()
-    n_run = n_errors = 0
+    n_run = n_errors = n_failed = 0
     interrupted = False
     bar = _progress(len(pending), spec.name, progress)
     try:
@@ -184,6 +184,9 @@ def run_spec(
                 if store.write(cell.to_dict(), result, run_id):
                     n_run += 1
                     n_errors += result.status == "error"
+                n_failed += _failed(result)
+                if n_failed:
+                    bar.set_postfix(failed=n_failed, refresh=False)
                 bar.update(1)
                 if on_cell is not None:
                     on_cell(cell, result)
@@ -196,6 +199,12 @@ def run_spec(
         store.finish_run(run_id, provenance.now(), n_run, n_errors, interrupted)
     return RunSummary(Path(results_dir), run_id, len(cells), n_skipped, n_run, n_errors,
                       time.perf_counter() - start, interrupted)
+
+
+def _failed(result: CellResult) -> bool:
+    """A cell that raised, or a solve stopped by its time limit (shown on the progress bar;
+    the report lists them)."""
+    return result.status == "error" or result.record.get("status") == "time_limit"
 
 
 def _progress(total: int, name: str, enabled: bool):

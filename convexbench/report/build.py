@@ -104,5 +104,11 @@ def build_report(
                     f"convex solve wall time and median SGD run time (seconds).",
                 )
             )
+    failed = tables.failed_cells_table(df)
+    if not failed.empty:
+        items.append(tables.write_table(
+            failed, out, "failed_cells", "Cells that failed or hit their time limit",
+            f"{len(failed)} cell(s) raised an error or stopped at their time limit; their "
+            "results are absent from (or unverified in) the tables and figures above."))
     index = write_index(out, items, claims, store.runs(), title, preface)
     return Report(out, index, tuple(items), tuple(claims))

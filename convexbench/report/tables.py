@@ -90,6 +90,24 @@ def write_table(df: pd.DataFrame, out_dir: str | Path, stem: str, title: str,
     return ReportItem("table", stem, title, caption, files)
 
 
+def failed_cells_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Every cell that raised (cell status ``error``) or whose solve stopped at its time
+    limit, with what is known of it: none is dropped from a report."""
+    if df.empty:
+        return pd.DataFrame()
+    solve = df["solve_status"] if "solve_status" in df else pd.Series("", index=df.index)
+    bad = df[(df["status"] == "error") | (solve == "time_limit")]
+    if bad.empty:
+        return pd.DataFrame()
+    why = bad["error"].where(bad["status"] == "error", "solve stopped at its time limit")
+    return pd.DataFrame({
+        "experiment": bad["experiment"], "kind": bad["kind"], "dataset": bad["dataset"],
+        "model": bad["model"], "method": bad["method"], "seed": bad["seed"],
+        "beta": bad["beta_spec"], "seconds": bad["cell_seconds"].round(1),
+        "why": why.fillna("").astype(str).str.slice(0, 160),
+    }).reset_index(drop=True)
+
+
 def _median_of(runs: pd.DataFrame, column: str) -> float:
     if column not in runs or runs.empty:
         return float("nan")
