@@ -15,7 +15,12 @@ import numpy as np
 from convexbench.native.deadline import NEVER, Deadline
 from convexbench.native.gram import SampleGram
 from convexbench.native.ipm import Gram, LowRankGram, PackedGram, RowWeightedGram
-from convexbench.native.pricing import atom_price, halfspace_bounds, multiplier_bounds
+from convexbench.native.pricing import (
+    PRICE_GAP,
+    atom_prices,
+    halfspace_bounds,
+    multiplier_bounds,
+)
 from convexbench.programs.base import ConvexProgram, Solution
 from convexbench.programs.cones import cone_price
 from convexbench.programs.gated2 import GatedRelu2Program
@@ -113,6 +118,11 @@ class ColumnFamily:
         """
         raise NotImplementedError
 
+    def zero_rows(self, cols: np.ndarray) -> np.ndarray:
+        """(k, R) bool: the cone rows of the columns that are identically zero."""
+        owner, rows = self.cone_rows(cols, np.ones((len(cols), self.R), dtype=bool))
+        return (np.abs(rows).max(axis=1, initial=0.0) == 0).reshape(len(cols), self.R)
+
     def cone_values(self, cols: np.ndarray, x: np.ndarray) -> np.ndarray:
         """K_c x_c for every cone row of every column: shape (k, R)."""
         raise NotImplementedError
@@ -126,6 +136,16 @@ class ColumnFamily:
         """The exact price of one column and a maximizer (m d,)."""
         raise NotImplementedError
 
+    # columns priced exactly at once by ``exact_prices`` (1: ``exact_price`` one at a time)
+    price_batch: int = 1
+
+    def exact_prices(self, cols: np.ndarray, grads: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """Exact prices (k,) and maximizers (k, m d) of the columns ``cols``."""
+        found = [self.exact_price(int(c), grads) for c in cols]
+        return (np.array([p for p, _ in found]),
+                np.array([u for _, u in found]).reshape(len(found), -1))
+
     pricing_exact: bool = True
     # columns added per pricing round: small rounds keep the restricted Newton matrix small
     # where pricing is cheap (two-layer: NNLS); relu3 prices by SOCPs and gains from more.
@@ -133,8 +153,9 @@ class ColumnFamily:
     # instead of 20; relu3 1.96 s with 20, 2.23 s with 10
     default_max_add: int = 10
 
-    # the longest one exact pricing (refined bound and exact price) has taken, in seconds: the
-    # working set starts none with less time left (``working_set._price``)
+    # the longest one exact pricing (a refined bound, or refined bound and exact prices of a
+    # batch) has taken, in seconds: the working set starts none with less time left
+    # (``working_set._price``)
     slowest_price: float = 0.0
 
     def refined_bound(self, col: int, grads: np.ndarray) -> float:
@@ -229,6 +250,10 @@ class TwoLayerFamily(ColumnFamily):
         owner, r = np.nonzero(which)
         return owner, (2.0 * self.masks[r, p[owner]] - 1.0)[:, None] * self.X[r]
 
+    def zero_rows(self, cols):
+        """Rows +-x_i: zero only where x_i is (no (k, n, d) array)."""
+        return np.broadcast_to(~np.any(self.X != 0, axis=1), (len(cols), self.R))
+
     def cone_values(self, cols, x):
         p, _ = self._split(cols)
         return (2.0 * self.masks[:, p].T - 1.0) * (x @ self.X.T)
@@ -288,6 +313,11 @@ class ThreeLayerFamily(ColumnFamily):
 
     pricing_exact = True
     default_max_add = 20
+    price_batch = 8  # columns priced by one SOCP (``exact_prices``)
+    row_generation = True  # False: every atom gets all its rows at once
+    _ROW_STEP = 16  # rows added per atom and row-generation round, at most
+    _ROW_ROUNDS = 8  # row-generation rounds before an atom gets all its rows
+    _ROW_RTOL = 1e-9  # a row is violated below -_ROW_RTOL ||row|| (||q_j|| <= 1)
 
     def __init__(self, program: Relu3Program):
         super().__init__(program)
@@ -297,6 +327,9 @@ class ThreeLayerFamily(ColumnFamily):
         self.n = program.n
         self.R = (self.m + 1) * self.n
         self._init_cache()
+        self._x_norms = np.linalg.norm(self.X, axis=1)
+        self._rows_of: dict[int, np.ndarray] = {}  # rows that mattered at the last pricing
+        self._start_rows: dict[int, np.ndarray] = {}  # rows active in the refined bound
 
     def _split(self, cols):
         cols = np.asarray(cols, dtype=np.int64)
@@ -319,17 +352,6 @@ class ThreeLayerFamily(ColumnFamily):
         pre = np.einsum("nd,kjd->nkj", self.X, x.reshape(len(a), self.m, self.d))
         h = np.einsum("nkj,nkj->nk", prog.first[:, a, :], pre)
         return np.einsum("nk,nk->n", prog.second[:, a] * s[None, :], h)
-
-    def _full_rows(self, a: int) -> np.ndarray:
-        """All (m+1) n cone rows of atom ``a``: shape (R, m d)."""
-        prog, n, m, d = self.program, self.n, self.m, self.d
-        rows = np.zeros((m + 1, n, m, d))
-        for j in range(m):
-            rows[j, :, j, :] = prog.first_signs[:, a, j][:, None] * self.X
-            rows[m, :, j, :] = ((2.0 * prog.second[:, a] - 1.0) * prog.first[:, a, j])[
-                :, None
-            ] * self.X
-        return rows.reshape(self.R, m * d)
 
     def cone_rows(self, cols, which):
         a, _ = self._split(cols)
@@ -386,21 +408,99 @@ class ThreeLayerFamily(ColumnFamily):
         return bounds, Gm
 
     def refined_bound(self, col, grads):
-        """Drop the second-layer cone: max_j of the first-layer cone price of neuron j."""
+        """Drop the second-layer cone: max_j of the first-layer cone price of neuron j.  The
+        rows active in these projections start the row generation of ``exact_prices``."""
         a, s = self._split(np.array([col]))
         prog = self.program
         best = 0.0
+        active = []
         for j in range(self.m):
             A = prog.first_signs[:, a[0], j][:, None] * self.X
-            best = max(best, cone_price(s[0] * grads[a[0], j], A)[0])
+            price, _, rows, _ = cone_price(s[0] * grads[a[0], j], A)
+            best = max(best, price)
+            active.append(j * self.n + rows)
+        self._start_rows[int(col)] = np.concatenate(active)
         return best
 
     def exact_price(self, col, grads):
-        a, s = self._split(np.array([col]))
-        rows = self._full_rows(int(a[0]))
-        price, q, mu = atom_price(s[0] * grads[a[0]], rows)
-        self._remember(col, rows.T @ mu)
-        return price, q.ravel()
+        price, q = self.exact_prices(np.array([col]), grads)
+        return float(price[0]), q[0]
+
+    def _row_norms(self, a: np.ndarray) -> np.ndarray:
+        """Norms of the (m+1) n cone rows of atoms ``a``: shape (k, R)."""
+        prog = self.program
+        first = np.broadcast_to(self._x_norms, (len(a), self.m, self.n))
+        second = self._x_norms * np.sqrt(prog.first[:, a, :].sum(axis=2).T)  # (k, n)
+        return np.concatenate([first.reshape(len(a), -1), second], axis=1)
+
+    def exact_prices(self, cols, grads):
+        """Exact prices and maximizers (k, m d) of the columns ``cols``: the atom SOCPs of all
+        of them at once (``pricing.atom_prices``, block-separable), by row generation.
+
+        At the optimum only a few of an atom's (m+1) n cone rows matter.  Each atom starts
+        from the rows whose multipliers were positive at its last exact pricing, the rows
+        active in its ``refined_bound`` projections and the rows most violated by the
+        cone-free maximizer; rows the maximizer violates are added until it violates none
+        (then it is the maximizer over the whole cone and the price is exact).  The price of a
+        program with fewer rows bounds the exact one from above, and its multipliers (zero on
+        the rows left out) are multipliers of the whole cone: both stay valid whatever the
+        rows.  An atom gets all its rows after ``_ROW_ROUNDS`` rounds, or when the solver did
+        not prove its price on fewer rows (its Lagrangian bound and primal value apart by more
+        than ``pricing.PRICE_GAP``: the rows chosen can make a worse-conditioned program),
+        and is then priced as by ``pricing.atom_price``."""
+        cols = np.asarray(cols, dtype=np.int64)
+        a, s = self._split(cols)
+        k, m, d = len(cols), self.m, self.d
+        gs = s[:, None, None] * grads[a]  # (k, m, d)
+        norms = self._row_norms(a)
+        g_norms = np.linalg.norm(gs, axis=2)
+        scale = g_norms.max(axis=1)
+        which = np.zeros((k, self.R), dtype=bool)
+        if not self.row_generation:
+            which[:] = True
+        # the cone-free maximizer puts the whole budget on the longest g_j
+        top = np.argmax(g_norms, axis=1)
+        q0 = np.zeros((k, m, d))
+        live = scale > 0
+        q0[live, top[live]] = gs[live, top[live]] / scale[live, None]
+        vals = self.cone_values(cols, q0.reshape(k, m * d))
+        for i, c in enumerate(cols):
+            which[i, self._rows_of.get(int(c), [])] = True
+            which[i, self._start_rows.pop(int(c), [])] = True
+            worst = np.argsort(vals[i])[:self._ROW_STEP]
+            which[i, worst[vals[i, worst] < -self._ROW_RTOL * norms[i, worst]]] = True
+        prices, qs = np.zeros(k), np.zeros((k, m * d))
+        todo = np.arange(k)
+        for rounds in range(1, self._ROW_ROUNDS + 3):
+            owner, rows = self.cone_rows(cols[todo], which[todo])
+            blocks = np.split(rows, np.cumsum(np.bincount(owner, minlength=len(todo)))[:-1])
+            found = atom_prices(list(gs[todo]), blocks)
+            vals = self.cone_values(cols[todo], np.stack([q.ravel() for _, q, _ in found]))
+            again = []
+            for p, i in enumerate(todo):
+                price, q, mu = found[p]
+                w = blocks[p].T @ mu
+                if not which[i].all():
+                    bad = np.flatnonzero((vals[p] < -self._ROW_RTOL * norms[i]) & ~which[i])
+                    lagrange = np.linalg.norm(gs[i] + w.reshape(m, d), axis=1).max()
+                    unproved = not lagrange - float(gs[i].ravel() @ q.ravel()) <= (
+                        PRICE_GAP * scale[i])
+                    if unproved or len(bad):
+                        if unproved or rounds > self._ROW_ROUNDS:
+                            which[i] = True
+                        else:
+                            which[i, bad[np.argsort(vals[p, bad])[:self._ROW_STEP]]] = True
+                        again.append(i)
+                        continue
+                prices[i], qs[i] = price, q.ravel()
+                self._remember(int(cols[i]), w)
+                # rows with a multiplier that matters start the next pricing of the column
+                sel = np.flatnonzero(which[i])
+                self._rows_of[int(cols[i])] = sel[mu * norms[i, sel] > 1e-6 * scale[i]]
+            if not again:
+                break
+            todo = np.array(again)
+        return prices, qs
 
     def to_solution(self, cols, x):
         a, s = self._split(cols)

@@ -16,6 +16,8 @@ import clarabel
 import numpy as np
 import scipy.sparse as sp
 
+PRICE_GAP = 1e-9  # accuracy asked of each atom of a batch, relative to max_j ||g_j||
+
 
 def multiplier_bounds(g: np.ndarray, w: np.ndarray) -> np.ndarray:
     """min_{t >= 0} ||g_c + t w_c|| per row c: upper bounds on cone prices from old
@@ -43,45 +45,105 @@ def atom_price(
 ) -> tuple[float, np.ndarray, np.ndarray]:
     """max sum_j g_j^T q_j s.t. sum_j ||q_j|| <= 1, rows @ vec(q) >= 0, for g of shape (m, d).
 
-    Solved as an SOCP in Clarabel; the dual objective is used (it bounds the price from
-    above up to the solver's accuracy).  Returns the price, the maximizer q (m, d) and the
-    multipliers of the rows (n_rows,).
+    Solved as an SOCP in Clarabel; the price is an upper bound (the dual objective, up to the
+    solver's accuracy, or the Lagrangian bound of the multipliers when smaller; see
+    :func:`atom_prices`).  Returns the price, the maximizer q (m, d) and the multipliers of
+    the rows (n_rows,).
     """
-    m, d = g.shape
-    nq = m * d
-    n_rows = rows.shape[0]
-    keep = np.flatnonzero(np.any(rows != 0, axis=1))
-    rows = rows[keep]
-    nr = rows.shape[0]
-    # variables [q (m d), t (m)]; minimize -g^T q
-    c = np.concatenate([-g.ravel(), np.zeros(m)])
-    lin = sp.csr_matrix(-rows) if nr else sp.csr_matrix((0, nq))
-    budget = sp.hstack([sp.csr_matrix((1, nq)), sp.csr_matrix(np.ones((1, m)))])
-    soc_rows = []
-    for j in range(m):
-        t_row = sp.csr_matrix(([-1.0], ([0], [nq + j])), shape=(1, nq + m))
-        q_rows = sp.csr_matrix(
-            (-np.ones(d), (np.arange(d), j * d + np.arange(d))), shape=(d, nq + m)
-        )
-        soc_rows += [t_row, q_rows]
-    A = sp.vstack(
-        [sp.hstack([lin, sp.csr_matrix((nr, m))]), budget, *soc_rows]
-    ).tocsc()
-    b = np.zeros(A.shape[0])
-    b[nr] = 1.0
-    cones = [clarabel.NonnegativeConeT(nr + 1)] + [clarabel.SecondOrderConeT(d + 1)] * m
+    return atom_prices([g], [rows], tol=tol, threads=threads)[0]
+
+
+def atom_prices(
+    gs: list[np.ndarray], rows_list: list, tol: float = 1e-10, threads: int = 1
+) -> list[tuple[float, np.ndarray, np.ndarray]]:
+    """:func:`atom_price` of B atoms (``gs[i]`` of shape (m, d), ``rows_list[i]`` dense or
+    scipy.sparse (r_i, m d)) by ONE Clarabel SOCP, block-separable across the atoms.
+
+    Variables [q_i (m d), t_i (m)] per atom; min -sum_i g_i^T q_i / s_i subject to
+    rows_i q_i >= 0, sum_j t_ij <= 1 and ||q_ij|| <= t_ij, with s_i = max_j ||g_ij||: every
+    block's price is then at most 1, so the solver's absolute tolerances mean the same for
+    every atom whatever its scale (prices and multipliers are homogeneous in g).  Per atom the
+    price is the larger of its primal value and the smaller of two upper bounds: its dual
+    objective (the budget's multiplier, an upper bound up to the solver's accuracy) and the
+    Lagrangian bound max_j ||g_j + (rows^T mu)_j|| of its multipliers mu >= 0 (a bound for
+    any mu >= 0).  An atom of a batch whose Lagrangian bound and primal value differ by more
+    than ``PRICE_GAP`` max_j ||g_j|| (the solver stops on the accuracy of the whole problem,
+    not of each block) is solved again on its own.  Returns (price, maximizer q (m, d),
+    multipliers of the rows (r_i,)) per atom.
+    """
+    B = len(gs)
+    m, d = gs[0].shape if B else (0, 0)
+    md, nv = m * d, m * d + m  # variables per atom
+    out: list[tuple[float, np.ndarray, np.ndarray]] = [
+        (0.0, np.zeros((m, d)), np.zeros(rows.shape[0])) for rows in rows_list
+    ]
+    scales = np.array([float(np.linalg.norm(g, axis=1).max(initial=0.0)) for g in gs])
+    live = np.flatnonzero(scales > 0)  # g = 0: price 0 at q = 0
+    L = len(live)
+    if L == 0:
+        return out
+    # linear rows first (the nonnegative cone: -rows_i q_i + s = 0), all-zero rows dropped
+    r_idx, c_idx, vals, kept, offsets = [], [], [], [], []
+    n_lin = 0
+    for pos, i in enumerate(live):
+        K = sp.coo_matrix(rows_list[i])
+        K.eliminate_zeros()
+        keep, local = np.unique(K.row, return_inverse=True)
+        r_idx.append(n_lin + local)
+        c_idx.append(pos * nv + K.col)
+        vals.append(-K.data)
+        kept.append(keep)
+        offsets.append(n_lin)
+        n_lin += len(keep)
+    # the budgets sum_j t_ij + s = 1, one nonnegative row per atom
+    r_idx.append(n_lin + np.repeat(np.arange(L), m))
+    c_idx.append((np.arange(L)[:, None] * nv + md + np.arange(m)).ravel())
+    vals.append(np.ones(L * m))
+    # second-order cones (t_ij, q_ij): -(t_ij, q_ij) + s = 0
+    blk = np.arange(L)[:, None, None]
+    j = np.arange(m)[None, :, None]
+    k = np.arange(d + 1)[None, None, :]
+    soc_rows = n_lin + L + (blk * m + j) * (d + 1) + k  # (L, m, d + 1)
+    soc_cols = np.where(k == 0, blk * nv + md + j, blk * nv + j * d + k - 1)
+    r_idx.append(soc_rows.ravel())
+    c_idx.append(np.broadcast_to(soc_cols, soc_rows.shape).ravel())
+    vals.append(-np.ones(soc_rows.size))
+    n_con = n_lin + L + L * m * (d + 1)
+    A = sp.csc_matrix((np.concatenate(vals), (np.concatenate(r_idx), np.concatenate(c_idx))),
+                      shape=(n_con, L * nv))
+    b = np.zeros(n_con)
+    b[n_lin:n_lin + L] = 1.0
+    G = np.stack([gs[i].reshape(md) / scales[i] for i in live])  # (L, m d)
+    c = np.concatenate([-G, np.zeros((L, m))], axis=1).ravel()
+    cones = [clarabel.NonnegativeConeT(n_lin + L)] + [clarabel.SecondOrderConeT(d + 1)] * (L * m)
     settings = clarabel.DefaultSettings()
     settings.verbose = False
     settings.tol_gap_abs = settings.tol_gap_rel = tol
     settings.tol_feas = tol
     settings.max_threads = max(int(threads), 0)
-    solver = clarabel.DefaultSolver(sp.csc_matrix((nq + m, nq + m)), c, A, b, cones, settings)
+    solver = clarabel.DefaultSolver(sp.csc_matrix((L * nv, L * nv)), c, A, b, cones, settings)
     sol = solver.solve()
-    q = np.asarray(sol.x[:nq]).reshape(m, d)
-    # dual objective of the min problem is -b^T z; the price is its negation, an upper bound
-    dual_price = float(np.asarray(sol.z) @ b)
-    primal_price = float(g.ravel() @ q.ravel())
-    price = max(dual_price, primal_price) if np.isfinite(dual_price) else primal_price
-    mu = np.zeros(n_rows)  # multipliers of the cone rows (Lagrangian bound for later)
-    mu[keep] = np.maximum(np.asarray(sol.z[:nr]), 0.0)
-    return price, q, mu
+    x = np.asarray(sol.x).reshape(L, nv)
+    z = np.asarray(sol.z)
+    Q = x[:, :md]
+    # the dual objective of block i of the min problem is -z_budget_i; its negation bounds
+    # the (scaled) price from above
+    dual = z[n_lin:n_lin + L]
+    primal = np.einsum("ij,ij->i", G, Q)
+    # for ANY mu >= 0, max_j ||g_j + (K^T mu)_j|| bounds the price (weak duality): with the
+    # solver's multipliers it is a proof, and tighter than the dual objective when the solver
+    # stopped short of its tolerances
+    w = -(A[:n_lin].T @ np.maximum(z[:n_lin], 0.0)).reshape(L, nv)[:, :md]
+    lagrange = np.linalg.norm((G + w).reshape(L, m, d), axis=2).max(axis=1)
+    price = np.fmax(primal, np.fmin(np.where(np.isfinite(dual), dual, np.nan), lagrange))
+    # the solver stops on the whole problem's accuracy: an atom of a batch whose price is not
+    # proved to PRICE_GAP is solved again on its own
+    alone = (L > 1) & ~(np.abs(lagrange - primal) <= PRICE_GAP)
+    for pos, i in enumerate(live):
+        if alone[pos]:
+            out[i] = atom_prices([gs[i]], [rows_list[i]], tol=tol, threads=threads)[0]
+            continue
+        mu = np.zeros(rows_list[i].shape[0])  # multipliers of the rows (Lagrangian bounds)
+        mu[kept[pos]] = np.maximum(z[offsets[pos]:offsets[pos] + len(kept[pos])], 0.0)
+        out[i] = (float(price[pos] * scales[i]), Q[pos].reshape(m, d).copy(), mu * scales[i])
+    return out

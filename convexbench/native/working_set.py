@@ -114,15 +114,18 @@ class _State:
 
 
 def _seed(fam: ColumnFamily, cols: np.ndarray, x: np.ndarray, count: int) -> np.ndarray:
-    """The ``count`` tightest cone rows of each column at the points ``x``."""
+    """The ``count`` tightest cone rows of each column at the points ``x``, all-zero rows
+    excepted (relu3's second-layer rows of neurons off at a sample: seeding them made the
+    loop take 5-11 more rounds on uci:pima, relu3)."""
     which = np.zeros((len(cols), fam.R), dtype=bool)
     if fam.R == 0 or len(cols) == 0:
         return which
-    vals = fam.cone_values(cols, x)
+    zero = fam.zero_rows(cols)  # no constraint at all: never worth a seat
+    vals = np.where(zero, np.inf, fam.cone_values(cols, x))
     count = min(count, fam.R)
     idx = np.argpartition(vals, count - 1, axis=1)[:, :count]
     np.put_along_axis(which, idx, True, axis=1)
-    return which
+    return which & ~zero
 
 
 def _price(
@@ -131,9 +134,13 @@ def _price(
 ) -> tuple[list[int], list[np.ndarray], float]:
     """Violating columns outside the set (at most ``max_add``), their maximizers, and an upper
     bound on the largest exact price over all columns (valid when no violator was found;
-    infinite when the deadline interrupted the pricing).  One exact price cannot be
-    interrupted (an NNLS or an SOCP: seconds each at n = 12000, d = 784): none starts with
-    less time left than the slowest one so far took (``fam.slowest_price``)."""
+    infinite when the deadline interrupted the pricing).  The columns that survive the
+    refined bound are priced exactly in batches of ``fam.price_batch`` columns in decreasing
+    order of their cheap bounds (``fam.exact_prices``, one SOCP per batch for relu3; one at a
+    time for the others).  One exact price cannot be interrupted (an NNLS or an SOCP:
+    seconds each at n = 12000, d = 784): none starts with less time left than the slowest
+    one so far took (``fam.slowest_price``: a refined bound, or refined bound and exact price
+    of a batch)."""
     cheap, grads = fam.cheap_prices(lam)
     order = np.argsort(-cheap)
     outside = ~in_set
@@ -143,15 +150,42 @@ def _price(
         # restricted solve, so growing the set by rounds only adds rounds (uci:pima gated2,
         # beta = 1e-2 lambda_max: 6 restricted solves, 49 Newton steps)
         max_add = len(cheap)
+    batch = max(int(fam.price_batch), 1)
     new: list[int] = []
     dirs: list[np.ndarray] = []
     best = 0.0
     skipped = 0.0  # the largest refined bound of a column that was not priced exactly
     bound = 0.0
-    for pos, c in enumerate(order):
+    pending: list[int] = []  # columns past the refined bound, waiting for their batch
+
+    def price_pending(began: float) -> None:
+        nonlocal best
+        if batch == 1:  # pending holds one column
+            price, u = fam.exact_price(pending[0], grads)
+            prices, maximizers = [price], [u]
+        else:
+            prices, maximizers = fam.exact_prices(np.array(pending), grads)
+        fam.slowest_price = max(fam.slowest_price, time.perf_counter() - began)
+        for c, price, u in zip(pending, prices, maximizers, strict=True):
+            best = max(best, float(price))
+            if price > thresh and not in_set[c]:
+                new.append(c)
+                dirs.append(u)
+        pending.clear()
+
+    def out_of_time() -> bool:
         left = deadline.left()
-        if left is not None and left <= fam.slowest_price:
+        return left is not None and left <= fam.slowest_price
+
+    for c in order:
+        if out_of_time():
             return new, dirs, np.inf
+        if pending and (cheap[c] <= thresh
+                        or len(new) + int(outside[pending].sum()) >= max_add):
+            # the batch may hold the last violators wanted: price it before going on
+            price_pending(time.perf_counter())
+            if out_of_time():
+                return new, dirs, np.inf
         if cheap[c] <= thresh or len(new) >= max_add:
             bound = max(best, skipped, float(cheap[c]))
             break
@@ -160,17 +194,16 @@ def _price(
         if refined <= thresh or (in_set[c] and refined <= best):
             fam.slowest_price = max(fam.slowest_price, time.perf_counter() - began)
             skipped = max(skipped, refined)
-            if pos == len(order) - 1:
-                bound = max(best, skipped)
             continue
-        price, u = fam.exact_price(int(c), grads)
-        fam.slowest_price = max(fam.slowest_price, time.perf_counter() - began)
-        best = max(best, price)
-        if price > thresh and not in_set[c]:
-            new.append(int(c))
-            dirs.append(u)
-        if pos == len(order) - 1:
-            bound = max(best, skipped)
+        pending.append(int(c))
+        if len(pending) >= batch:
+            price_pending(began)
+    else:
+        if pending:
+            if out_of_time():
+                return new, dirs, np.inf
+            price_pending(time.perf_counter())
+        bound = max(best, skipped)
     return new, dirs, bound
 
 
