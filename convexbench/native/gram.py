@@ -136,23 +136,19 @@ class RowWeightedBlocks:
         return (self.sq[:, g] * (self.X @ v)) @ self.X
 
 
-class MatrixFreeGram:
-    """H = A^T W A for columns A_c = diag(a_c) X, from X and ``coef`` = (n, k) a_c sqrt(W)."""
+class RowWeightedProducts:
+    """Exact float64 products with H = A^T W A for columns A_c = diag(a_c) X, from X and
+    ``coef`` = (n, k) a_c sqrt(W), without forming A (shared by ``MatrixFreeGram`` and
+    ``mixed.MixedGram``)."""
 
     def __init__(self, X: np.ndarray, coef: np.ndarray):
         self.X, self.coef = X, coef
         self.k, self.d = coef.shape[1], X.shape[1]
-        self.diag = ((coef**2).T @ (X**2)).ravel()
-        self._eigen: BlockEigen | None = None
-        self.sample: SampleGram | None = None  # X X^T, for the sample-space preconditioner
+        self.diag = ((coef**2).T @ (X**2)).ravel()  # exact
 
     @property
     def size(self) -> int:
         return self.k * self.d
-
-    @property
-    def newton_width(self) -> int:
-        return self.size
 
     def matvec(self, x: np.ndarray) -> np.ndarray:
         """H x, exact: A^T W (A x) without forming A."""
@@ -160,10 +156,23 @@ class MatrixFreeGram:
         return ((self.coef * z[:, None]).T @ self.X).ravel()
 
     def times_columns(self, idx: np.ndarray, v: np.ndarray) -> np.ndarray:
-        """H[:, idx] v, one exact product."""
+        """H[:, idx] v, one exact product (H's columns are not formed)."""
         full = np.zeros(self.size)
         full[idx] = v
         return self.matvec(full)
+
+
+class MatrixFreeGram(RowWeightedProducts):
+    """H = A^T W A for columns A_c = diag(a_c) X, from X and ``coef`` = (n, k) a_c sqrt(W)."""
+
+    def __init__(self, X: np.ndarray, coef: np.ndarray):
+        super().__init__(X, coef)
+        self._eigen: BlockEigen | None = None
+        self.sample: SampleGram | None = None  # X X^T, for the sample-space preconditioner
+
+    @property
+    def newton_width(self) -> int:
+        return self.size
 
     def diagonal_blocks(self, d: int | None = None, deadline: Deadline = NEVER
                         ) -> BlockEigen | RowWeightedBlocks:

@@ -15,36 +15,20 @@ import numpy as np
 
 from convexbench.native.deadline import NEVER, Deadline
 from convexbench.native.families import ColumnFamily
-from convexbench.native.gram import NewtonViews, conjugate_gradients
+from convexbench.native.gram import NewtonViews, RowWeightedProducts, conjugate_gradients
 from convexbench.native.ipm import PackedGram
 
 _PRECONDITIONER_RIDGES = (0.0, 1e-7, 1e-5, 1e-3)  # relative: float32 Cholesky breakdowns
 
 
-class MixedGram(NewtonViews):
+class MixedGram(RowWeightedProducts, NewtonViews):
     """H = A^T W A for columns A_c = diag(a_c) X (one block of d each): float32 copy in a
     ``PackedGram`` for factoring, exact float64 products from X and ``coef`` = (n, k) a_c
     times sqrt(W)."""
 
     def __init__(self, X: np.ndarray, coef: np.ndarray, packed: PackedGram):
-        self.X, self.coef, self.packed = X, coef, packed
-        self.k, self.d = coef.shape[1], X.shape[1]
-        self.diag = ((coef**2).T @ (X**2)).ravel()  # exact
-
-    @property
-    def size(self) -> int:
-        return self.k * self.d
-
-    def matvec(self, x: np.ndarray) -> np.ndarray:
-        """H x, exact: A^T W (A x) without forming A."""
-        z = np.einsum("nk,nk->n", self.coef, self.X @ x.reshape(self.k, self.d).T)
-        return ((self.coef * z[:, None]).T @ self.X).ravel()
-
-    def times_columns(self, idx: np.ndarray, v: np.ndarray) -> np.ndarray:
-        """H[:, idx] v, one exact product (H's columns are not formed)."""
-        full = np.zeros(self.size)
-        full[idx] = v
-        return self.matvec(full)
+        super().__init__(X, coef)
+        self.packed = packed
 
     def diag_blocks(self, d: int, deadline: Deadline = NEVER) -> np.ndarray:
         """The k diagonal blocks H_cc = X^T diag(a_c^2) X, exact (2 n d^2 flops each: the
