@@ -162,17 +162,13 @@ class RowWeightedProducts:
         return self.matvec(full)
 
 
-class MatrixFreeGram(RowWeightedProducts):
+class MatrixFreeGram(RowWeightedProducts, NewtonViews):
     """H = A^T W A for columns A_c = diag(a_c) X, from X and ``coef`` = (n, k) a_c sqrt(W)."""
 
     def __init__(self, X: np.ndarray, coef: np.ndarray):
         super().__init__(X, coef)
         self._eigen: BlockEigen | None = None
         self.sample: SampleGram | None = None  # X X^T, for the sample-space preconditioner
-
-    @property
-    def newton_width(self) -> int:
-        return self.size
 
     def diagonal_blocks(self, d: int | None = None, deadline: Deadline = NEVER
                         ) -> BlockEigen | RowWeightedBlocks:
@@ -291,18 +287,19 @@ class MatrixFreeGram(RowWeightedProducts):
         except np.linalg.LinAlgError:
             return None
 
-        def k0_inverse(v: np.ndarray) -> np.ndarray:
-            u = v / cr[:, None]
-            t = np.einsum("ns,ns->n", coef, self.X @ u.T)  # A u
-            q = s_solve(t).astype(np.float64)
-            return u - ((coef * q[:, None]).T @ self.X) / cr[:, None]
-
         def precondition(v: np.ndarray) -> np.ndarray:
-            y1 = k0_inverse(v.reshape(-1, d))
-            z = cho_solve(T_factor, np.einsum("gi,gi->g", w, y1), check_finite=False)
-            q = SF @ z  # S^{-1} F z
-            y2 = w * (z / cr)[:, None] - ((coef * q[:, None]).T @ self.X) / cr[:, None]
-            return (y1 + y2).ravel()
+            # y1 = K0^{-1} v = u - C^{-1} A^T q1 (u = C^{-1} v, q1 = S^{-1} A u); its w-parts
+            # w_g^T y1_g = w_g^T u_g - F_g^T q1 need no product with A^T; then K^{-1} v =
+            # y1 + K0^{-1} W z = u + W z / (c + ridge) - C^{-1} A^T (q1 + S^{-1} F z): one
+            # product with A^T instead of two
+            u = v.reshape(-1, d) / cr[:, None]
+            t = np.einsum("ns,ns->n", coef, self.X @ u.T)  # A u
+            q1 = s_solve(t).astype(np.float64)
+            wy1 = np.einsum("gi,gi->g", w, u) - F.T @ q1
+            z = cho_solve(T_factor, wy1, check_finite=False)
+            q = q1 + SF @ z
+            out = u + w * (z / cr)[:, None] - ((coef * q[:, None]).T @ self.X) / cr[:, None]
+            return out.ravel()
 
         return precondition
 

@@ -160,11 +160,7 @@ def _price(
 
     def price_pending(began: float) -> None:
         nonlocal best
-        if batch == 1:  # pending holds one column
-            price, u = fam.exact_price(pending[0], grads)
-            prices, maximizers = [price], [u]
-        else:
-            prices, maximizers = fam.exact_prices(np.array(pending), grads)
+        prices, maximizers = fam.exact_prices(np.array(pending), grads)
         fam.slowest_price = max(fam.slowest_price, time.perf_counter() - began)
         for c, price, u in zip(pending, prices, maximizers, strict=True):
             best = max(best, float(price))
