@@ -109,8 +109,11 @@ def test_failed_cells_are_listed_never_dropped() -> None:
         {**base, "status": "error", "error": "ValueError: boom", "solve_status": None},
         {**base, "status": "ok", "error": None, "solve_status": "time_limit",
          "cell_seconds": 1200.04},
+        {**base, "status": "ok", "error": None, "solve_status": "crashed"},
+        {**base, "kind": "baseline", "status": "ok", "error": None, "solve_status": None},
     ])
     table = failed_cells_table(df)
-    assert list(table["why"]) == ["ValueError: boom", "solve stopped at its time limit"]
-    assert list(table["seconds"]) == [1.0, 1200.0]
+    assert list(table["why"]) == ["ValueError: boom", "solve stopped at its time limit",
+                                  "solve ended with status crashed"]
+    assert list(table["seconds"]) == [1.0, 1200.0, 1.0]
     assert failed_cells_table(df.iloc[:1]).empty

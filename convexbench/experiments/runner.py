@@ -24,7 +24,7 @@ from convexbench.experiments import provenance
 from convexbench.experiments.cells import RunCell, expand
 from convexbench.experiments.execute import execute_cell
 from convexbench.experiments.spec import Spec, load_spec
-from convexbench.experiments.store import CellResult, ResultsStore
+from convexbench.experiments.store import CellResult, ResultsStore, failure_reason
 
 EXECUTORS = ("local", "dask")
 
@@ -184,7 +184,8 @@ def run_spec(
                 if store.write(cell.to_dict(), result, run_id):
                     n_run += 1
                     n_errors += result.status == "error"
-                n_failed += _failed(result)
+                n_failed += failure_reason(result.status, result.error,
+                                           result.record.get("status")) is not None
                 if n_failed:
                     bar.set_postfix(failed=n_failed, refresh=False)
                 bar.update(1)
@@ -199,12 +200,6 @@ def run_spec(
         store.finish_run(run_id, provenance.now(), n_run, n_errors, interrupted)
     return RunSummary(Path(results_dir), run_id, len(cells), n_skipped, n_run, n_errors,
                       time.perf_counter() - start, interrupted)
-
-
-def _failed(result: CellResult) -> bool:
-    """A cell that raised, or a solve stopped by its time limit (shown on the progress bar;
-    the report lists them)."""
-    return result.status == "error" or result.record.get("status") == "time_limit"
 
 
 def _progress(total: int, name: str, enabled: bool):

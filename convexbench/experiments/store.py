@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from convexbench.names import FINISHED_STATUSES
+
 STORE_FILE = "results.sqlite"
 
 _SCHEMA = """
@@ -64,6 +66,18 @@ class CellResult:
     started: str = ""
     finished: str = ""
     worker: str = ""
+
+
+def failure_reason(status: str, error: str | None, solve_status: Any) -> str | None:
+    """Why a stored cell failed (it raised, or its solve ended without an answer: time or
+    memory limit, crash, ...), or None; shared by the progress bar and the report."""
+    if status == "error":
+        return error or "error"
+    if isinstance(solve_status, str) and solve_status not in FINISHED_STATUSES:
+        if solve_status == "time_limit":
+            return "solve stopped at its time limit"
+        return f"solve ended with status {solve_status}"
+    return None
 
 
 def to_jsonable(value: Any) -> Any:

@@ -16,6 +16,7 @@ from convexbench.analysis.claims import (
     claims_frame,
     compare_to_nonconvex,
 )
+from convexbench.experiments.store import failure_reason
 
 
 @dataclass(frozen=True)
@@ -91,20 +92,22 @@ def write_table(df: pd.DataFrame, out_dir: str | Path, stem: str, title: str,
 
 
 def failed_cells_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Every cell that raised (cell status ``error``) or whose solve stopped at its time
-    limit, with what is known of it: none is dropped from a report."""
+    """Every cell that raised or whose solve ended without an answer (time or memory limit,
+    crash: ``experiments.store.failure_reason``), with what is known of it: none is dropped
+    from a report."""
     if df.empty:
         return pd.DataFrame()
-    solve = df["solve_status"] if "solve_status" in df else pd.Series("", index=df.index)
-    bad = df[(df["status"] == "error") | (solve == "time_limit")]
+    solve = df["solve_status"] if "solve_status" in df else pd.Series(None, index=df.index)
+    why = pd.Series([failure_reason(s, e, t) for s, e, t in
+                     zip(df["status"], df["error"], solve, strict=True)], index=df.index)
+    bad = df[why.notna()]
     if bad.empty:
         return pd.DataFrame()
-    why = bad["error"].where(bad["status"] == "error", "solve stopped at its time limit")
     return pd.DataFrame({
         "experiment": bad["experiment"], "kind": bad["kind"], "dataset": bad["dataset"],
         "model": bad["model"], "method": bad["method"], "seed": bad["seed"],
         "beta": bad["beta_spec"], "seconds": bad["cell_seconds"].round(1),
-        "why": why.fillna("").astype(str).str.slice(0, 160),
+        "why": why[bad.index].astype(str).str.slice(0, 160),
     }).reset_index(drop=True)
 
 
