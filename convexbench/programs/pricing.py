@@ -53,11 +53,18 @@ def violating_patterns(
     max_new: int = 50,
     cone: bool = True,
     seed: int = 0,
+    max_projections: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Up to ``max_new`` patterns not in ``known`` whose price exceeds ``beta``, best first.
 
-    The price is the exact cone-constrained one (ReLU) or ||X^T D lam|| (gated, cone=False).
-    Returns the patterns, directions realizing them and their prices.
+    Gated (``cone=False``): the price is ||X^T D lam||, exact.  ReLU: the unit direction u
+    that realized a pattern in :func:`search_patterns` lies in its cone, so |lam^T D X u| is
+    a certified lower bound on the cone-constrained price, and a pattern whose bound exceeds
+    beta violates with no projection.  Only when fewer than ``max_new`` are found that way
+    are the remaining candidates (cone-free bound above beta) priced exactly, at most
+    ``max_projections`` of them (default 4 max_new): the search is a heuristic, and
+    pricing every candidate exactly cost thousands of NNLS solves per round.
+    Returns the patterns, directions realizing them and their prices (lower bounds).
     """
     candidates, directions = search_patterns(X, lam, seed=seed)
     known_keys = {row.tobytes() for row in np.asarray(known, dtype=bool)}
@@ -67,20 +74,28 @@ def violating_patterns(
         return candidates, directions, np.zeros(0)
     G = candidates.astype(float) * lam[None, :] @ X  # (k, d): X^T D lam
     cheap = np.linalg.norm(G, axis=1)
-    order = np.argsort(-cheap)
-    chosen, prices = [], []
-    for i in order:
-        if cheap[i] <= beta or len(chosen) >= max_new:
+    threshold = beta * (1 + 1e-6)
+    if not cone:
+        order = np.argsort(-cheap)
+        chosen = order[cheap[order] > threshold][:max_new]
+        return candidates[chosen], directions[chosen], cheap[chosen]
+    lower = np.abs(np.sum(G * directions, axis=1)) / np.linalg.norm(directions, axis=1)
+    order = np.argsort(-lower)
+    chosen = list(order[lower[order] > threshold][:max_new])
+    prices = list(lower[chosen])
+    budget = (4 * max_new) if max_projections is None else max_projections
+    rest = np.flatnonzero((lower <= threshold) & (cheap > threshold))
+    for i in rest[np.argsort(-cheap[rest])]:
+        if len(chosen) >= max_new or budget <= 0:
             break
-        if cone:
-            rows = (2.0 * candidates[i] - 1.0)[:, None] * X
-            price = max(cone_support(G[i], rows), cone_support(-G[i], rows))
-        else:
-            price = cheap[i]
-        if price > beta * (1 + 1e-6):
+        budget -= 1
+        rows = (2.0 * candidates[i] - 1.0)[:, None] * X
+        price = max(cone_support(G[i], rows), cone_support(-G[i], rows))
+        if price > threshold:
             chosen.append(i)
             prices.append(price)
-    return candidates[chosen], directions[chosen], np.asarray(prices)
+    chosen_index = np.asarray(chosen, dtype=np.int64)
+    return candidates[chosen_index], directions[chosen_index], np.asarray(prices, dtype=float)
 
 
 def search_atoms(
