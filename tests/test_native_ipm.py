@@ -10,19 +10,15 @@ from hypothesis import strategies as st
 from scipy.linalg import lapack
 
 from convexbench.native import NativeOptions, solve_native
-from convexbench.native.families import family_for
-from convexbench.native.ipm import (
+from convexbench.native.dense_gram import (
     LowRankGram,
     PackedGram,
     RowWeightedGram,
     SocInverse,
-    _Cones,
-    _jordan,
-    _jordan_solve,
-    _max_step_q,
     _mirror_upper,
-    solve_ipm,
 )
+from convexbench.native.families import family_for
+from convexbench.native.ipm import _Cones, _jordan, _jordan_solve, _max_step_q, solve_ipm
 from convexbench.native.reduced import solve_reduced
 from convexbench.programs import make_program
 

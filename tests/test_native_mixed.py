@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convexbench.native import NativeOptions, solve_native
+from convexbench.native.dense_gram import PackedGram
 from convexbench.native.families import family_for
-from convexbench.native.ipm import PackedGram
 from convexbench.native.mixed import MixedGram, conjugate_gradients, mixed_gram
 from convexbench.native.newton import kkt_error, solve_newton
 from convexbench.programs import make_program

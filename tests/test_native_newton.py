@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convexbench.native import NativeOptions, newton, solve_native
-from convexbench.native.ipm import LowRankGram, PackedGram, solve_ipm
+from convexbench.native.dense_gram import LowRankGram, PackedGram
+from convexbench.native.ipm import solve_ipm
 from convexbench.native.newton import kkt_error, solve_newton
 from convexbench.native.reduced import ReducedResult
 from convexbench.programs import make_program

@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from convexbench.native.deadline import NEVER, Deadline
+from convexbench.native.dense_gram import Gram, LowRankGram, PackedGram, RowWeightedGram
 from convexbench.native.gram import SampleGram
-from convexbench.native.ipm import Gram, LowRankGram, PackedGram, RowWeightedGram
 from convexbench.native.pricing import (
     PRICE_GAP,
     atom_prices,

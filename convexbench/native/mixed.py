@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from convexbench.native.deadline import NEVER, Deadline
+from convexbench.native.dense_gram import PackedGram
 from convexbench.native.families import ColumnFamily
 from convexbench.native.gram import NewtonViews, RowWeightedProducts, conjugate_gradients
-from convexbench.native.ipm import PackedGram
 
 _PRECONDITIONER_RIDGES = (0.0, 1e-7, 1e-5, 1e-3)  # relative: float32 Cholesky breakdowns
 

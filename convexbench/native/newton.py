@@ -35,9 +35,9 @@ import time
 import numpy as np
 
 from convexbench.native.deadline import NEVER, Deadline, DeadlineExpired
+from convexbench.native.dense_gram import Gram
 from convexbench.native.families import ColumnFamily
 from convexbench.native.gram import MatrixFreeGram
-from convexbench.native.ipm import Gram
 from convexbench.native.mixed import MixedGram
 from convexbench.native.reduced import ReducedResult
 

@@ -1,0 +1,453 @@
+"""Dense and low-rank Gram matrices H = A^T A of a working set, for the interior-point method
+(``ipm.py``) and the Newton method (``newton.py``), behind the ``gram.NewtonViews`` protocol.
+
+Two representations of H = A^T A (A: the n x N prediction operator of the working set):
+
+* ``PackedGram`` (N <= 2 n): H lives in the *upper* triangle of a Fortran-ordered N x N array
+  (its diagonal kept aside); the Newton matrix is written into the *lower* triangle and
+  factored there by LAPACK (``dpotrf`` leaves the upper triangle alone).  One N x N array
+  for the whole solve; Clarabel on the same program held several times as much (measured:
+  resident-memory growth 90 -> 18 MB on relu2 n=1000, d=20, P=500).
+* ``LowRankGram`` (N > 2 n, e.g. d = 49 images with many active groups): A itself, and the
+  Newton systems B + A^T A (B block diagonal) solved by the Woodbury identity with one
+  n x n Cholesky factor.  ``RowWeightedGram`` for two-layer columns A_c = diag(a_c) X keeps
+  X and the weights only, and builds the n x n matrix of the Woodbury identity in Hadamard
+  form for the columns without cone rows (n^2 k instead of n^2 k d flops an iteration).
+  Crossover measured on uci:breast-cancer-wisc-diag (n = 427, d = 30; one factorization and
+  four solves, one thread): relu2 11.5 / 10.1 ms (packed / row-weighted) at N = 2 n, 2.4 /
+  7.4 ms at N = n; gated2 10.0 / 3.6 ms at N = 2 n, 2.3 / 4.0 ms at N = n.
+"""
+
+from __future__ import annotations
+
+import mmap
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.linalg import cho_factor, cho_solve, get_blas_funcs, get_lapack_funcs, lapack
+
+from convexbench.native.cholesky import cholesky_lower
+from convexbench.native.deadline import NEVER, Deadline
+from convexbench.native.gram import NewtonViews, group_curvature
+
+_PANEL = 16  # columns mirrored per step (bounds the temporaries of the mirror: N x 16)
+
+
+def zeros_mapped(shape: tuple[int, ...], dtype: type = np.float64) -> np.ndarray:
+    """A zero Fortran-ordered host array; from 1 MiB on in pages of its own (an anonymous
+    memory map, returned to the system when the array is freed).  Through malloc, freeing
+    the restricted solves' N x N arrays raised glibc's mmap threshold to their size, and the
+    heap then kept several MB more than was in use (measured: peak resident growth 13.7 ->
+    10.7 MB on the bench's relu2 n=1000 d=20 P=500, 11.5 -> 8.3 MB on gated2)."""
+    nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    if nbytes < 1 << 20:
+        return np.zeros(shape, dtype=dtype, order="F")
+    return np.ndarray(shape, dtype=dtype, buffer=mmap.mmap(-1, nbytes), order="F")
+
+
+@dataclass
+class PackedGram(NewtonViews):
+    """H = A^T A in the upper triangle of ``store`` (Fortran order), diagonal in ``diag``;
+    float64, or float32 for ``mixed.MixedGram`` (which does its products elsewhere)."""
+
+    store: np.ndarray  # (N, N), order F; the lower triangle is workspace
+    diag: np.ndarray  # (N,)
+
+    @property
+    def size(self) -> int:
+        return self.store.shape[0]
+
+    def matvec(self, x: np.ndarray) -> np.ndarray:
+        """H x from the upper triangle and ``diag``.  The stored diagonal may hold a factor's
+        (huge near the end of an interior-point solve: correcting the product afterwards lost
+        all accuracy), so H's own diagonal is put in for the product and the factor's back."""
+        held = np.diagonal(self.store).copy()
+        np.fill_diagonal(self.store, self.diag)
+        y = get_blas_funcs("symv", (self.store,))(1.0, self.store, x, lower=0)
+        np.fill_diagonal(self.store, held)
+        return y
+
+    def full(self) -> np.ndarray:
+        """H as an ordinary dense symmetric array (a copy; for fallbacks and tests)."""
+        H = np.triu(self.store, 1)
+        H += H.T
+        H[np.diag_indices_from(H)] = self.diag
+        return H
+
+    @classmethod
+    def empty(cls, N: int, dtype: type = np.float64) -> PackedGram:
+        return cls(zeros_mapped((N, N), dtype), np.zeros(N, dtype=dtype))
+
+    def add_rank_update(self, A: np.ndarray) -> None:
+        """H += A^T A for a row chunk A (nb, N), in place (upper triangle)."""
+        if A.shape[0] == 0:
+            return
+        # A.T is Fortran-contiguous when A is C-contiguous: no copy for BLAS
+        syrk = get_blas_funcs("syrk", (self.store,))
+        syrk(1.0, np.ascontiguousarray(A, dtype=self.store.dtype).T, beta=1.0, c=self.store,
+             trans=0, lower=0, overwrite_c=1)
+
+    def finish(self) -> None:
+        """Record the diagonal once all updates are in."""
+        self.diag = np.diagonal(self.store).copy()
+
+    def factor(self, blocks: np.ndarray, soc: SocInverse | None = None,
+               deadline: Deadline = NEVER) -> bool:
+        """Cholesky of H + blockdiag(blocks) (k blocks of md x md) in the lower triangle
+        (``soc``, the blocks' inverses in closed form, is of no use here)."""
+        M, N = self.store, self.size
+        starts = np.arange(blocks.shape[0]) * blocks.shape[1]
+        diag = np.diag_indices(N)
+        reg = 1e-13 * max(1.0, float(np.max(self.diag)) if N else 1.0)
+        for attempt in range(3):
+            _mirror_upper(M)
+            M[diag] = self.diag
+            _add_lower_blocks(M, starts, blocks)
+            if attempt:  # not numerically positive definite: a tiny ridge
+                M[diag] += reg * 100.0**attempt
+            if cholesky_lower(M, deadline) == 0:
+                return True
+        return False
+
+    def solve(self, rhs: np.ndarray) -> np.ndarray:
+        """(H + blockdiag)^{-1} rhs with the last factor."""
+        return lapack.dpotrs(self.store, rhs, lower=1)[0]
+
+    # -- for the active-set Newton method (``newton.py``): ``solve_principal`` factors in the
+    # lower triangle as ``factor`` does; the others read the upper triangle and ``diag`` only
+    def solve_principal(self, idx: np.ndarray, blocks: np.ndarray, rhs: np.ndarray,
+                        ridge: float = 0.0, deadline: Deadline = NEVER) -> np.ndarray | None:
+        """(H[idx][:, idx] + blockdiag(blocks) + ridge I)^{-1} rhs, for ``idx`` whole columns
+        (``blocks``: (len(idx) / md, md, md), one per column, in order), factored like
+        ``factor`` in the lower triangle of the one N x N array.  None when not numerically
+        positive definite."""
+        if not self.factor_principal(idx, blocks, ridge, deadline):
+            return None
+        return self.solve_factored(idx, rhs)
+
+    def factor_principal(self, idx: np.ndarray, blocks: np.ndarray, ridge: float = 0.0,
+                         deadline: Deadline = NEVER) -> bool:
+        """Cholesky of H[idx][:, idx] + blockdiag(blocks) + ridge I in the lower triangle, the
+        variables outside ``idx`` decoupled (unit rows); False when not numerically positive
+        definite."""
+        M, N = self.store, self.size
+        md = blocks.shape[1]
+        keep = np.zeros(N, dtype=bool)
+        keep[idx] = True
+        _mirror_upper(M)
+        tl = np.tril_indices(md, -1)
+        for g in np.flatnonzero(~keep.reshape(-1, md)[:, 0]):  # decouple the other columns
+            lo, hi = g * md, (g + 1) * md
+            M[lo:hi, :lo] = 0.0
+            M[hi:, lo:hi] = 0.0
+            M[lo:hi, lo:hi][tl] = 0.0
+        M[np.diag_indices(N)] = np.where(keep, self.diag + ridge, 1.0)
+        _add_lower_blocks(M, idx[::md], blocks)
+        return cholesky_lower(M, deadline) == 0
+
+    def solve_factored(self, idx: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+        """The solve with the last ``factor_principal`` factor (in the store's precision)."""
+        full = np.zeros(self.size, dtype=self.store.dtype)
+        full[idx] = rhs
+        return get_lapack_funcs("potrs", (self.store,))(self.store, full, lower=1)[0][idx]
+
+    def columns(self, idx: np.ndarray) -> np.ndarray:
+        """H[:, idx] (N x len(idx)) from the upper triangle and ``diag``, built run by run of
+        consecutive indices (whole groups), with no temporaries larger than the output."""
+        M, N = self.store, self.size
+        out = np.empty((N, len(idx)))
+        breaks = np.flatnonzero(np.diff(idx) != 1) + 1
+        for pos, run in zip(np.concatenate([[0], breaks]), np.split(idx, breaks), strict=True):
+            lo, hi = int(run[0]), int(run[-1]) + 1
+            part = out[:, pos:pos + hi - lo]
+            part[:lo] = M[:lo, lo:hi]
+            part[hi:] = M[lo:hi, hi:].T
+            block = np.triu(M[lo:hi, lo:hi], 1)
+            part[lo:hi] = block + block.T
+            part[lo:hi][np.diag_indices(hi - lo)] = self.diag[lo:hi]
+        return out
+
+    def diag_blocks(self, md: int, deadline: Deadline = NEVER) -> np.ndarray:
+        """The k diagonal blocks H_cc (k, md, md)."""
+        k = self.size // md
+        at = np.arange(k)[:, None, None] * md
+        i, j = np.arange(md)[None, :, None], np.arange(md)[None, None, :]
+        up = self.store[at + np.minimum(i, j), at + np.maximum(i, j)]
+        up[:, np.arange(md), np.arange(md)] = self.diag.reshape(k, md)
+        return up
+
+
+@dataclass
+class SocInverse:
+    """Closed-form inverses of the Newton blocks that are a second-order cone's alone (one
+    block of d per column, no cone rows): there B_c = S_c = (I - 2 w w^T / (2 w0^2 - 1)) /
+    eta^2 (``_Cones.inv_sq_blocks``, w = w_c[1:]), and as w0^2 - ||w||^2 = 1 (Sherman-Morrison)
+    B_c^{-1} = eta^2 (I + 2 w w^T): a multiple of the identity plus a rank-one term."""
+
+    eta2: np.ndarray  # (k,)
+    w: np.ndarray  # (k, d)
+    plain: np.ndarray  # (k,) bool: the columns whose block is S_c alone
+
+
+@dataclass
+class LowRankGram(NewtonViews):
+    """H = A^T A kept as its n x N factor A, in column blocks A_c (k, n, md): for working sets
+    more than twice as wide as the data has rows (N > 2 n).  The Newton matrix B + A^T A
+    (B block diagonal) is solved by the Woodbury identity with one n x n Cholesky factor."""
+
+    A: np.ndarray  # (k, n, md)
+
+    def __post_init__(self) -> None:
+        k, _, md = self.A.shape
+        self.diag = np.einsum("knj,knj->kj", self.A, self.A).ravel()
+        self._k, self._md = k, md
+        self._flat_A: np.ndarray | None = None  # A as one n x N array, made on first use
+
+    @property
+    def size(self) -> int:
+        return self._k * self._md
+
+    def matvec(self, x: np.ndarray) -> np.ndarray:
+        return self._adjoint(self._apply(x))
+
+    def full(self) -> np.ndarray:
+        flat = self.A.transpose(1, 0, 2).reshape(self.A.shape[1], -1)
+        return flat.T @ flat
+
+    def _apply(self, u: np.ndarray) -> np.ndarray:
+        """A u (n,)."""
+        return np.einsum("knj,kj->n", self.A, u.reshape(self._k, self._md))
+
+    def _adjoint(self, z: np.ndarray) -> np.ndarray:
+        """A^T z (N,)."""
+        return np.einsum("knj,n->kj", self.A, z).ravel()
+
+    def _closed_form(self, soc: SocInverse | None) -> np.ndarray:
+        """The columns whose B_c^{-1} is taken from ``soc`` (none here: see subclasses)."""
+        return np.zeros(self._k, dtype=bool)
+
+    def factor(self, blocks: np.ndarray, soc: SocInverse | None = None,
+               deadline: Deadline = NEVER) -> bool:
+        """B = blockdiag(blocks) = L L^T per block (or in closed form from ``soc``, where a
+        subclass can use it); C = I + A B^{-1} A^T (``_sample_matrix``), Cholesky factored."""
+        self._plain = self._closed_form(soc)
+        self._soc = soc if self._plain.any() else None
+        self._rest = np.flatnonzero(~self._plain)
+        rest = blocks[self._rest]
+        scale = np.abs(np.diagonal(rest, axis1=1, axis2=2)).max(axis=1, initial=0.0)
+        eye = np.eye(blocks.shape[1])
+        for attempt in range(4):
+            try:  # not numerically positive definite: a tiny ridge per block
+                ridge = 0.0 if attempt == 0 else 1e-15 * 100.0**attempt
+                L = np.linalg.cholesky(rest + (ridge * scale)[:, None, None] * eye)
+                break
+            except np.linalg.LinAlgError:
+                continue
+        else:
+            return False
+        # the blocks' triangular inverses, once per factor: the solves below are then
+        # products (np.linalg.solve on L redid an LU per block and call: measured 6.6 of 14 s
+        # on uci:conn-bench-sonar-mines-rocks, relu3, d = 60)
+        self._Linv = np.linalg.inv(L)
+        C = self._sample_matrix(deadline)
+        C[np.diag_indices_from(C)] += 1.0
+        # C is symmetric: its transpose is the same matrix in Fortran order, factored in place
+        self._C = C.T
+        return cholesky_lower(self._C, deadline) == 0
+
+    def _sample_matrix(self, deadline: Deadline = NEVER) -> np.ndarray:
+        """A B^{-1} A^T = Y^T Y (n x n), Y_c = L_c^{-1} A_c^T (in pieces of columns under a
+        deadline)."""
+        k, n, md = self.A.shape
+        C = None
+        for part in deadline.pieces(k, 2.0 * md * n * (n + md)):
+            deadline.check()
+            Y = self._Linv[part] @ self.A[part].transpose(0, 2, 1)  # (k', md, n)
+            flat = Y.reshape(-1, n)
+            if C is None:
+                C = flat.T @ flat
+            else:
+                C += flat.T @ flat
+        return C if C is not None else np.zeros((n, n))
+
+    def _block_solve(self, v: np.ndarray) -> np.ndarray:
+        """B^{-1} v: L^{-T} L^{-1} v block by block, in closed form for the ``_plain`` columns
+        (a Cholesky factor of S_c = (I - 2 w w^T / (2 w0^2 - 1)) / eta^2 loses its smallest
+        eigenvalue as w0 grows; mixing the two inverses in one Woodbury solve stalled the
+        method at a relative gap ~1e-7: measured on uci:breast-cancer-wisc-diag, gated2)."""
+        v = v.reshape(self._k, self._md)
+        out = np.empty_like(v)
+        if len(self._rest):
+            w = np.einsum("kij,kj->ki", self._Linv, v[self._rest])
+            out[self._rest] = np.einsum("kji,kj->ki", self._Linv, w)
+        if self._soc is not None:
+            p, soc = self._plain, self._soc
+            wv = np.einsum("ki,ki->k", soc.w[p], v[p])
+            out[p] = soc.eta2[p, None] * (v[p] + 2.0 * wv[:, None] * soc.w[p])
+        return out.reshape(-1)
+
+    def solve(self, rhs: np.ndarray) -> np.ndarray:
+        """(B + A^T A)^{-1} rhs = u - B^{-1} A^T C^{-1} A u with u = B^{-1} rhs."""
+        u = self._block_solve(rhs)
+        w = lapack.dpotrs(self._C, self._apply(u), lower=1)[0]
+        return u - self._block_solve(self._adjoint(w))
+
+    # -- views of H for the active-set Newton method (``newton.py``)
+    def _flat(self) -> np.ndarray:
+        """A as one n x N array (made once, on first use)."""
+        if self._flat_A is None:
+            self._flat_A = self.A.transpose(1, 0, 2).reshape(self.A.shape[1], -1)
+        return self._flat_A
+
+    def principal_upper(self, idx: np.ndarray) -> np.ndarray:
+        """H[idx][:, idx] = A[:, idx]^T A[:, idx] (symmetric, Fortran order)."""
+        Ai = self._flat()[:, idx]
+        return (Ai.T @ Ai).T
+
+    def columns(self, idx: np.ndarray) -> np.ndarray:
+        """H[:, idx] (N x len(idx))."""
+        flat = self._flat()
+        return flat.T @ flat[:, idx]
+
+    def diag_blocks(self, md: int, deadline: Deadline = NEVER) -> np.ndarray:
+        """The k diagonal blocks H_cc (k, md, md) (``md``: the column width)."""
+        return np.einsum("kni,knj->kij", self.A, self.A)
+
+    @property
+    def newton_width(self) -> int:
+        """At most 2 n: wider Newton matrices are left to the interior-point method."""
+        return 2 * self.A.shape[1]
+
+    def solve_newton_system(self, groups: np.ndarray, c: np.ndarray, w: np.ndarray,
+                            rhs: np.ndarray, ridge: float = 0.0, deadline: Deadline = NEVER
+                            ) -> np.ndarray | None:
+        """The Newton system as a dense |S| d square (H[idx][:, idx] = A_idx^T A_idx) by
+        Cholesky; None when not numerically positive definite."""
+        s, d = w.shape
+        idx = (np.asarray(groups)[:, None] * d + np.arange(d)).ravel()
+        ti, tj = np.triu_indices(d)
+        base = np.arange(s)[:, None] * d
+        deadline.check()
+        M = self.principal_upper(idx)
+        if ridge:
+            M[np.diag_indices_from(M)] += ridge
+        M[(base + ti).ravel(), (base + tj).ravel()] += group_curvature(c, w)[:, ti, tj].ravel()
+        try:
+            factor = cho_factor(M, lower=False, overwrite_a=True, check_finite=False)
+        except np.linalg.LinAlgError:
+            return None
+        return cho_solve(factor, rhs, check_finite=False)
+
+
+class RowWeightedGram(LowRankGram):
+    """A ``LowRankGram`` whose columns weight the rows of the data, A_c = diag(a_c) X (two-layer
+    models, m = 1; ``coef`` = (n, k) the a_c): products through X and the weights, A itself
+    formed only on demand (views for ``newton.py``, fallbacks).  C = I + sum_c A_c B_c^{-1}
+    A_c^T in sample space, for the columns whose B_c^{-1} = eta2_c (I + 2 w_c w_c^T)
+    (``SocInverse``; Hadamard product o, M = [a_c]):
+
+        (X X^T) o (M diag(eta2) M^T) + V V^T,   V_c = sqrt(2 eta2_c) a_c o (X w_c),
+
+    2 n^2 k flops with X X^T formed once, instead of n^2 k d for Y^T Y; the other columns
+    (cone rows: relu2) by Y^T Y, Y_c = L_c^{-1} X^T diag(a_c) (one product with X^T for all),
+    where columns with the same weights up to sign (relu2's v_i and w_i of one pattern: A_c
+    = -A_c') count once, with F F^T = B_c^{-1} + B_c'^{-1} in place of L_c^{-T}."""
+
+    def __init__(self, X: np.ndarray, coef: np.ndarray):
+        self.X, self.coef = X, coef
+        self._k, self._md = coef.shape[1], X.shape[1]
+        self.diag = ((coef**2).T @ X**2).ravel()
+        self._XXt: np.ndarray | None = None  # X X^T, on first use
+        self._flat_A: np.ndarray | None = None
+        # the columns' operators up to sign: equal |a_c|, one id
+        self._twin = np.unique(np.abs(coef).T, axis=0, return_inverse=True)[1].ravel()
+
+    @property
+    def A(self) -> np.ndarray:  # (k, n, md), formed on each use
+        return self.coef.T[:, :, None] * self.X[None]
+
+    def _apply(self, u: np.ndarray) -> np.ndarray:
+        return np.einsum("nk,nk->n", self.coef, self.X @ u.reshape(self._k, self._md).T)
+
+    def _adjoint(self, z: np.ndarray) -> np.ndarray:
+        return ((self.coef * z[:, None]).T @ self.X).ravel()
+
+    def _closed_form(self, soc: SocInverse | None) -> np.ndarray:
+        if soc is None or not (np.all(np.isfinite(soc.eta2)) and np.all(np.isfinite(soc.w))):
+            return np.zeros(self._k, dtype=bool)
+        return soc.plain.copy()
+
+    def _sample_matrix(self, deadline: Deadline = NEVER) -> np.ndarray:
+        """(Under a deadline in pieces of rows or columns of about ``PIECE_FLOPS`` each.)"""
+        n, d = self.X.shape
+        C = np.zeros((n, n))
+        if self._soc is not None:
+            p = self._plain
+            Mp, eta2 = self.coef[:, p], self._soc.eta2[p]
+            if self._XXt is None:
+                XXt = np.empty((n, n))
+                for rows in deadline.pieces(n, 2.0 * n * d):
+                    deadline.check()
+                    np.matmul(self.X[rows], self.X.T, out=XXt[rows])
+                self._XXt = XXt
+            Mw = Mp * eta2
+            V = Mp * (self.X @ self._soc.w[p].T) * np.sqrt(2.0 * eta2)
+            for rows in deadline.pieces(n, 2.0 * n * (Mp.shape[1] + V.shape[1]) + 2.0 * n):
+                deadline.check()
+                Cr = C[rows]
+                np.matmul(Mw[rows], Mp.T, out=Cr)
+                Cr *= self._XXt[rows]
+                Cr += V[rows] @ V.T
+        if len(self._rest):
+            factors, cols = self._rest_factors()  # (g, d, d): F_g^T; one column each
+            for part in deadline.pieces(len(cols), 2.0 * d * n * (n + d)):
+                deadline.check()
+                Y = (factors[part].reshape(-1, d) @ self.X.T).reshape(-1, d, n)
+                Y *= self.coef[:, cols[part]].T[:, None, :]
+                flat = Y.reshape(-1, n)
+                C += flat.T @ flat
+        return C
+
+    def _rest_factors(self) -> tuple[np.ndarray, np.ndarray]:
+        """F_g^T with sum over the ``_rest`` columns of A_c B_c^{-1} A_c^T = sum_g A_g F_g F_g^T
+        A_g^T: L_c^{-1} for a column alone, the Cholesky factor of B_c^{-1} + B_c'^{-1} for twin
+        columns (all columns alone when one such sum is not numerically positive definite)."""
+        rest, Linv = self._rest, self._Linv
+        twin = np.unique(self._twin[rest], return_inverse=True)[1].ravel()
+        count = np.bincount(twin)
+        if count.max() < 2:
+            return Linv, rest
+        # positions in rest of the twinned columns, twins next to each other
+        pos = np.flatnonzero(count[twin] > 1)
+        pos = pos[np.argsort(twin[pos], kind="stable")]
+        starts = np.flatnonzero(np.diff(twin[pos], prepend=-1))
+        total = np.add.reduceat(np.einsum("kji,kjl->kil", Linv[pos], Linv[pos]), starts)
+        try:
+            F = np.linalg.cholesky(total)
+        except np.linalg.LinAlgError:
+            return Linv, rest
+        alone = np.flatnonzero(count[twin] == 1)
+        return (np.concatenate([Linv[alone], F.transpose(0, 2, 1)]),
+                np.concatenate([rest[alone], rest[pos[starts]]]))
+
+
+Gram = PackedGram | LowRankGram
+
+
+def _add_lower_blocks(M: np.ndarray, starts: np.ndarray, blocks: np.ndarray) -> None:
+    """Add each block (md x md) to the lower triangle of M's diagonal block at its start."""
+    ti, tj = np.tril_indices(blocks.shape[1])
+    at = np.asarray(starts)[:, None]
+    M[(at + ti).ravel(), (at + tj).ravel()] += blocks[:, ti, tj].ravel()
+
+
+def _mirror_upper(M: np.ndarray) -> None:
+    """Copy the strict upper triangle of M into its strict lower triangle, in panels."""
+    N = M.shape[0]
+    for j in range(0, N, _PANEL):
+        e = min(j + _PANEL, N)
+        if e < N:
+            M[e:, j:e] = M[j:e, e:].T
+        block = M[j:e, j:e]
+        iu = np.triu_indices(e - j, 1)
+        block[iu[1], iu[0]] = block[iu]
