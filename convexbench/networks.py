@@ -1,6 +1,6 @@
 """The non-convex networks the convex programs are equivalent to (MATH.md §2-3).
 
-Both networks evaluate predictions and their own regularized training objective in numpy, so
+The networks evaluate predictions and their own regularized training objective in numpy, so
 that a reconstructed network can be checked independently of the convex program it came from.
 """
 
@@ -44,6 +44,41 @@ class TwoLayerNetwork:
 
     def objective(self, X: np.ndarray, y: np.ndarray, beta: float, loss: Loss) -> float:
         return loss.value(self.predict(X), y) + self.penalty(beta)
+
+
+@dataclass(frozen=True)
+class GatedNetwork:
+    """f(X) = sum_j 1[X g_j >= 0] * (X u_j) a_j with fixed gates g_j (columns of ``gates``).
+
+    On the training data the gates are the program's patterns (``train_masks``, n x m);
+    ``gates`` (d x m) extends them to new data and may be None when the patterns were given
+    without directions.  With weight decay its optimum is the gated2 convex optimum
+    (MATH.md §2).
+    """
+
+    U: np.ndarray  # (d, m)
+    a: np.ndarray  # (m,)
+    train_masks: np.ndarray  # (n, m) 0/1 gates on the training data
+    gates: np.ndarray | None = None
+
+    @property
+    def width(self) -> int:
+        return int(self.a.shape[0])
+
+    def predict(self, X: np.ndarray, masks: np.ndarray | None = None) -> np.ndarray:
+        if masks is None:
+            if self.gates is None:
+                raise ValueError("this gated network has no gate vectors for new data")
+            masks = (X @ self.gates >= 0).astype(float)
+        return (masks * (X @ self.U)) @ self.a
+
+    def penalty(self, beta: float) -> float:
+        """Standard weight decay ``beta/2 (||U||_F^2 + ||a||^2)``."""
+        return 0.5 * beta * float(np.sum(self.U**2) + np.sum(self.a**2))
+
+    def objective(self, X: np.ndarray, y: np.ndarray, beta: float, loss: Loss) -> float:
+        """Training objective on the training data ``X`` (gated by ``train_masks``)."""
+        return loss.value(self.predict(X, masks=self.train_masks), y) + self.penalty(beta)
 
 
 @dataclass(frozen=True)

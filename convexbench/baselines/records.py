@@ -7,14 +7,15 @@ from typing import Any
 
 import numpy as np
 
-from convexbench.networks import ThreeLayerNetwork, TwoLayerNetwork
+from convexbench.networks import GatedNetwork, ThreeLayerNetwork, TwoLayerNetwork
 
-Network = TwoLayerNetwork | ThreeLayerNetwork
+Network = TwoLayerNetwork | ThreeLayerNetwork | GatedNetwork
 
 
 @dataclass(frozen=True)
 class TrainResult:
-    """One run of SGD or Adam on the non-convex objective of MATH.md §2 or §3.
+    """One run of SGD or Adam on the non-convex objective of MATH.md §2 (also the gated
+    network with fixed gates) or §3.
 
     ``objective`` is the full objective of ``network`` (recomputed with ``network.objective``;
     for form A the network is feasible, ``||W1[k]||_F <= 1``).  The traces hold the full-batch

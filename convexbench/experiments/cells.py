@@ -112,27 +112,57 @@ def expand_experiment(exp: ExperimentSpec) -> list[RunCell]:
                                     accuracy=exp.accuracy, data_seed=exp.data_seed,
                                     limit=exp.limit),
                                 **common, **base))
-                if model == "gated2":
-                    continue  # no non-convex counterpart with learned gates
-                for bl in exp.baselines:
-                    for seed in bl.seeds:
-                        for rep in range(bl.repetitions):
-                            three = model == "relu3"
-                            cells.append(RunCell(
-                                kind="baseline", method=bl.optimizer, seed=seed,
-                                repetition=rep,
-                                options=_opts(
-                                    loss=exp.loss, iterations=bl.iterations,
-                                    width=None if three else bl.width,
-                                    n_subnetworks=bl.n_subnetworks if three else None,
-                                    m1=exp.m1 if three else None,
-                                    form=(bl.form or exp.form) if three else None,
-                                    lr=bl.lr, momentum=bl.momentum if bl.optimizer == "sgd"
-                                    else None,
-                                    batch_size=bl.batch_size, init_scale=bl.init_scale,
-                                    data_seed=exp.data_seed, time_limit=bl.time_limit),
-                                **common, **{**base, "time_limit": bl.time_limit
-                                             or exp.time_limit}))
+                for gate_seed in _gate_seeds(exp, model):
+                    cells += _baseline_cells(exp, model, gate_seed, common, base)
+    return cells
+
+
+def _gate_seeds(exp: ExperimentSpec, model: str) -> tuple[int | None, ...]:
+    """The pattern seeds that baseline cells of ``model`` are made for.
+
+    relu2/relu3 runs do not depend on the convex cells' patterns: one family (None).  A
+    gated2 run trains the gated network with the gates of the convex cell of pattern seed s:
+    one family per seed of the experiment (one only with ``patterns = "all"``, whose gates do
+    not depend on the seed).  With column generation (``refine`` > 0) the convex cell's gates
+    depend on its solve and cannot be rebuilt: no gated2 baseline cells then.
+    """
+    if model != "gated2":
+        return (None,)
+    if exp.refine:
+        return ()
+    seeds = tuple(dict.fromkeys(exp.seeds))
+    return seeds[:1] if exp.patterns == "all" else seeds  # every pattern: the same gates
+
+
+def _baseline_cells(exp: ExperimentSpec, model: str, gate_seed: int | None,
+                    common: dict[str, Any], base: dict[str, Any]) -> list[RunCell]:
+    """The SGD/Adam cells of one (dataset, model, beta).
+
+    gated2 cells carry ``patterns``, ``pattern_seed`` (the convex cell's seed) and ``limit``
+    so that ``execute.run_baseline`` rebuilds exactly the convex cell's gates; their width
+    is the number of gates (``width`` unset).  relu2/relu3 options are as they always were
+    (their cell ids must not change).
+    """
+    three, gated = model == "relu3", model == "gated2"
+    cells: list[RunCell] = []
+    for bl in exp.baselines:
+        for seed in bl.seeds:
+            for rep in range(bl.repetitions):
+                cells.append(RunCell(
+                    kind="baseline", method=bl.optimizer, seed=seed, repetition=rep,
+                    options=_opts(
+                        loss=exp.loss, iterations=bl.iterations,
+                        width=None if three or gated else bl.width,
+                        n_subnetworks=bl.n_subnetworks if three else None,
+                        m1=exp.m1 if three else None,
+                        form=(bl.form or exp.form) if three else None,
+                        patterns=exp.patterns if gated else None,
+                        pattern_seed=gate_seed if gated else None,
+                        limit=exp.limit if gated else None,
+                        lr=bl.lr, momentum=bl.momentum if bl.optimizer == "sgd" else None,
+                        batch_size=bl.batch_size, init_scale=bl.init_scale,
+                        data_seed=exp.data_seed, time_limit=bl.time_limit),
+                    **common, **{**base, "time_limit": bl.time_limit or exp.time_limit}))
     return cells
 
 

@@ -13,7 +13,7 @@ import time
 import traceback
 from collections import OrderedDict
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,6 +22,9 @@ from convexbench.experiments.cells import RunCell
 from convexbench.experiments.provenance import now
 from convexbench.experiments.store import CellResult, to_jsonable
 from convexbench.names import DEFAULT_PRESET
+
+if TYPE_CHECKING:
+    from convexbench.programs.gated2 import GatedRelu2Program
 
 TRACE_POINTS = 60  # objective-trace points kept per baseline run
 
@@ -119,9 +122,23 @@ def run_convex(cell: RunCell) -> dict[str, Any]:
     return record
 
 
+def gated_program(cell: RunCell, X: np.ndarray, y: np.ndarray,
+                  beta: float) -> GatedRelu2Program:
+    """The gated2 program of the convex cell whose gates a gated2 baseline cell trains with:
+    the same ``make_program`` call as ``run_convex`` (data, loss, ``patterns``, ``limit``)
+    with the convex cell's seed (``pattern_seed``)."""
+    from convexbench.programs import make_program
+
+    opts = cell.params
+    kwargs = {} if opts.get("limit") is None else {"limit": opts["limit"]}
+    return make_program("gated2", X, y, beta, loss=opts.get("loss", "squared"),
+                        patterns=opts.get("patterns", 50), seed=opts["pattern_seed"], **kwargs)
+
+
 def run_baseline(cell: RunCell) -> dict[str, Any]:
-    """Train the non-convex network of the cell by SGD or Adam."""
-    from convexbench.baselines import train_three_layer, train_two_layer
+    """Train the non-convex network of the cell by SGD or Adam (gated2: the gated network
+    with the gates of the convex cell, see :func:`gated_program`)."""
+    from convexbench.baselines import train_gated, train_three_layer, train_two_layer
 
     opts = cell.params
     ds = load_data(cell.dataset, opts.get("data_seed", 0))
@@ -136,6 +153,10 @@ def run_baseline(cell: RunCell) -> dict[str, Any]:
         result = train_three_layer(ds.X_train, ds.y_train, n_subnetworks=opts["n_subnetworks"],
                                    m1=opts["m1"], beta=beta, form=opts.get("form", "A"),
                                    **common)
+    elif cell.model == "gated2":
+        program = gated_program(cell, ds.X_train, ds.y_train, beta)
+        result = train_gated(ds.X_train, ds.y_train, gates=program.gates.T, beta=beta,
+                             masks=program.masks, **common)
     else:
         result = train_two_layer(ds.X_train, ds.y_train, width=opts["width"], beta=beta,
                                  **common)
@@ -151,11 +172,20 @@ def run_baseline(cell: RunCell) -> dict[str, Any]:
         "beta_effective": beta, "n_train": ds.n_train, "n_test": ds.n_test, "d": ds.d,
         "task": ds.task, "lr": result.params.get("lr"),
     }
+    if cell.model == "gated2":
+        record["width"] = result.network.width
     if is_pm1(ds.y_train):
-        record["train_accuracy"] = accuracy(result.network.predict(ds.X_train), ds.y_train)
+        record["train_accuracy"] = accuracy(_train_predictions(result.network, ds.X_train),
+                                            ds.y_train)
     if is_pm1(ds.y_test):
         record["test_accuracy"] = accuracy(result.network.predict(ds.X_test), ds.y_test)
     return record
+
+
+def _train_predictions(network: Any, X: np.ndarray) -> np.ndarray:
+    """Predictions on the training data (a gated network uses its training gates)."""
+    masks = getattr(network, "train_masks", None)
+    return network.predict(X) if masks is None else network.predict(X, masks=masks)
 
 
 def run_arrangement(cell: RunCell) -> dict[str, Any]:

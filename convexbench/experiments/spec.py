@@ -27,11 +27,13 @@ optional)::
     backends = ["clarabel"]
     seeds = [0]                # seeds of pattern sampling
     repetitions = 1
-    [[experiments.baselines]]  # non-convex runs for the same (dataset, model, beta)
+    [[experiments.baselines]]  # non-convex runs for the same (dataset, model, beta); for
+                               # gated2: the gated network with the convex cells' gates
+                               # (one family per seed; none when refine > 0)
     optimizer = "sgd"          # sgd | adam
     seeds = [0, 1, 2, 3, 4]
     iterations = 2000
-    width = 50                 # two-layer neurons
+    width = 50                 # two-layer neurons (gated2: one per gate, width unused)
     n_subnetworks = 10         # three-layer sub-networks
 
     [[experiments]]

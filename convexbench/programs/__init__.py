@@ -7,10 +7,11 @@ import numpy as np
 from convexbench.arrays import check_data
 from convexbench.errors import UserError
 from convexbench.names import MODELS, TWO_LAYER_MODELS
+from convexbench.networks import GatedNetwork
 from convexbench.patterns import DEFAULT_ENUMERATION_LIMIT, enumerate_patterns, sample_patterns
 from convexbench.programs.atoms import Atoms, enumerate_atoms, sample_atoms
 from convexbench.programs.base import ConvexProgram, CvxpyModel, Solution
-from convexbench.programs.gated2 import GatedNetwork, GatedRelu2Program
+from convexbench.programs.gated2 import GatedRelu2Program
 from convexbench.programs.relu2 import Relu2Program
 from convexbench.programs.relu3 import Relu3Program
 

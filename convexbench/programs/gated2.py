@@ -2,38 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cvxpy as cp
 import numpy as np
 
 from convexbench.losses import Loss
+from convexbench.networks import GatedNetwork
 from convexbench.programs.base import Solution
 from convexbench.programs.relu2 import TwoLayerPatternProgram
-
-
-@dataclass(frozen=True)
-class GatedNetwork:
-    """f(X) = sum_j 1[X g_j >= 0] * (X u_j) a_j with fixed gates g_j (columns of ``gates``).
-
-    On the training data the gates are the program's patterns; ``gates`` (d x m) extends them
-    to new data and may be None when the patterns were given without directions.
-    """
-
-    U: np.ndarray  # (d, m)
-    a: np.ndarray  # (m,)
-    train_masks: np.ndarray  # (n, m) 0/1 gates on the training data
-    gates: np.ndarray | None = None
-
-    def predict(self, X: np.ndarray, masks: np.ndarray | None = None) -> np.ndarray:
-        if masks is None:
-            if self.gates is None:
-                raise ValueError("this gated network has no gate vectors for new data")
-            masks = (X @ self.gates >= 0).astype(float)
-        return (masks * (X @ self.U)) @ self.a
-
-    def penalty(self, beta: float) -> float:
-        return 0.5 * beta * float(np.sum(self.U**2) + np.sum(self.a**2))
 
 
 class GatedRelu2Program(TwoLayerPatternProgram):
@@ -90,5 +65,4 @@ class GatedRelu2Program(TwoLayerPatternProgram):
         )
 
     def nonconvex_objective(self, network: GatedNetwork) -> float:
-        z = network.predict(self.X, masks=network.train_masks)
-        return self.loss.value(z, self.y) + network.penalty(self.beta)
+        return network.objective(self.X, self.y, self.beta, self.loss)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from convexbench.analysis.claims import ClaimResult, evaluate_claims
+from convexbench.analysis.claims import ClaimResult, evaluate_claims, gated_note
 from convexbench.errors import UserError
 from convexbench.experiments.store import STORE_FILE, ResultsStore, frame
 from convexbench.report import figures, tables
@@ -44,7 +44,7 @@ def build_report(
         raise UserError(f"{results_dir} holds no finished cell yet")
     claims = evaluate_claims(df)
     items: list[ReportItem] = []
-    for model in ("relu2", "relu3"):
+    for model in ("relu2", "relu3", "gated2"):
         item = figures.objective_vs_time(df, model, out)
         if item:
             items.append(item)
@@ -101,7 +101,8 @@ def build_report(
                 f"generation), convex "
                     f"training objective, best and median final objective of the SGD and Adam "
                     f"runs, train/test accuracy of the convex model and the median SGD run, "
-                    f"convex solve wall time and median SGD run time (seconds).",
+                    f"convex solve wall time and median SGD run time (seconds)."
+                    + gated_note(table),
                 )
             )
     failed = tables.failed_cells_table(df)
