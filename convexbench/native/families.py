@@ -49,6 +49,7 @@ class ColumnFamily:
         self.program = program
         self.X = program.X
         self.d = program.d
+        self._x_norms = np.linalg.norm(self.X, axis=1)
         self.sample_gram = SampleGram(self.X)  # X X^T, built when a solve first needs it
 
     # -- working-set matrices ------------------------------------------------------------
@@ -118,13 +119,18 @@ class ColumnFamily:
         """
         raise NotImplementedError
 
-    def zero_rows(self, cols: np.ndarray) -> np.ndarray:
-        """(k, R) bool: the cone rows of the columns that are identically zero."""
-        raise NotImplementedError
-
     def cone_values(self, cols: np.ndarray, x: np.ndarray) -> np.ndarray:
         """K_c x_c for every cone row of every column: shape (k, R)."""
         raise NotImplementedError
+
+    def row_norms(self, cols: np.ndarray) -> np.ndarray:
+        """Norms of every cone row of every column: shape (k, R)."""
+        raise NotImplementedError
+
+    def multiplier_rows(self, col: int) -> np.ndarray:
+        """The cone rows whose multipliers were positive at the column's last exact pricing
+        (empty before one)."""
+        return self._rows_of.get(int(col), np.zeros(0, np.int64))
 
     # -- pricing -------------------------------------------------------------------------
     def cheap_prices(self, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -166,6 +172,7 @@ class ColumnFamily:
         # max over the group's ball of (g_c + w_c)^T u bounds its price (Lagrangian bound)
         self._w = np.zeros((self.n_columns, self.m * self.d))
         self._has_w = np.zeros(self.n_columns, dtype=bool)
+        self._rows_of: dict[int, np.ndarray] = {}  # rows that mattered at the last pricing
 
     def _remember(self, col: int, w: np.ndarray) -> None:
         self._w[col] = w
@@ -249,9 +256,8 @@ class TwoLayerFamily(ColumnFamily):
         owner, r = np.nonzero(which)
         return owner, (2.0 * self.masks[r, p[owner]] - 1.0)[:, None] * self.X[r]
 
-    def zero_rows(self, cols):
-        """Rows +-x_i: zero only where x_i is (no (k, n, d) array)."""
-        return np.broadcast_to(~np.any(self.X != 0, axis=1), (len(cols), self.R))
+    def row_norms(self, cols):
+        return np.broadcast_to(self._x_norms, (len(cols), self.R))
 
     def cone_values(self, cols, x):
         p, _ = self._split(cols)
@@ -287,6 +293,7 @@ class TwoLayerFamily(ColumnFamily):
         price, u, rows, mu = cone_price(s[0] * grads[p[0]], A)
         if len(rows):
             self._remember(col, A[rows].T @ mu)
+        self._rows_of[int(col)] = rows
         return price, u
 
     def to_solution(self, cols, x):
@@ -326,8 +333,6 @@ class ThreeLayerFamily(ColumnFamily):
         self.n = program.n
         self.R = (self.m + 1) * self.n
         self._init_cache()
-        self._x_norms = np.linalg.norm(self.X, axis=1)
-        self._rows_of: dict[int, np.ndarray] = {}  # rows that mattered at the last pricing
         self._start_rows: dict[int, np.ndarray] = {}  # rows active in the refined bound
 
     def _split(self, cols):
@@ -425,9 +430,9 @@ class ThreeLayerFamily(ColumnFamily):
         price, q = self.exact_prices(np.array([col]), grads)
         return float(price[0]), q[0]
 
-    def zero_rows(self, cols):
-        """From the rows' norms (no (k, R, m d) array of the rows themselves)."""
-        return self._row_norms(self._split(cols)[0]) == 0
+    def row_norms(self, cols):
+        """From X's row norms (no (k, R, m d) array of the rows themselves)."""
+        return self._row_norms(self._split(cols)[0])
 
     def _row_norms(self, a: np.ndarray) -> np.ndarray:
         """Norms of the (m+1) n cone rows of atoms ``a``: shape (k, R)."""

@@ -114,17 +114,22 @@ class _State:
 
 
 def _seed(fam: ColumnFamily, cols: np.ndarray, x: np.ndarray, count: int) -> np.ndarray:
-    """The ``count`` tightest cone rows of each column at the points ``x``, all-zero rows
-    excepted (relu3's second-layer rows of neurons off at a sample: seeding them made the
-    loop take 5-11 more rounds on uci:pima, relu3)."""
+    """Each column's rows whose multipliers were positive at its last exact pricing, and its
+    ``count`` tightest cone rows at the points ``x`` by angle (K_c x_c over the rows' norms:
+    raw values favour long rows), all-zero rows excepted (relu3's second-layer rows of
+    neurons off at a sample: seeding them made the loop take 5-11 more rounds on uci:pima,
+    relu3)."""
     which = np.zeros((len(cols), fam.R), dtype=bool)
     if fam.R == 0 or len(cols) == 0:
         return which
-    zero = fam.zero_rows(cols)  # no constraint at all: never worth a seat
-    vals = np.where(zero, np.inf, fam.cone_values(cols, x))
+    norms = fam.row_norms(cols)
+    zero = norms == 0  # no constraint at all: never worth a seat
+    vals = np.where(zero, np.inf, fam.cone_values(cols, x) / np.where(zero, 1.0, norms))
     count = min(count, fam.R)
     idx = np.argpartition(vals, count - 1, axis=1)[:, :count]
     np.put_along_axis(which, idx, True, axis=1)
+    for i, c in enumerate(cols):
+        which[i, fam.multiplier_rows(int(c))] = True
     return which & ~zero
 
 
