@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import warnings
-
+import clarabel
 import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
@@ -13,7 +12,10 @@ from convexbench.losses import Loss
 from convexbench.networks import FORMS, ThreeLayerNetwork
 from convexbench.programs.atoms import Atoms
 from convexbench.programs.base import ConvexProgram, Solution
-from convexbench.programs.cones import cone_support
+from convexbench.programs.cones import cone_price, cone_support
+
+PRICE_TOL = 1e-10  # Clarabel's tolerances on one atom's pricing SOCP (price about 1)
+PRICE_RTOL = 1e-9  # an atom's bound above its primal value by more is solved again
 
 
 class Relu3Program(ConvexProgram):
@@ -24,7 +26,7 @@ class Relu3Program(ConvexProgram):
     """
 
     model = "relu3"
-    pricing_exact = True  # prices are weak-duality upper bounds, tight to the SOCPs' 1e-10
+    pricing_exact = True  # prices are weak-duality bounds, within ~1e-8 of the price
 
     def __init__(
         self, X, y, atoms: Atoms, beta: float, loss: str | Loss = "squared", form: str = "A"
@@ -127,23 +129,21 @@ class Relu3Program(ConvexProgram):
             worst = max(worst, float(np.max(-signs2 * H, initial=0.0)))
         return worst
 
-    def dual_pricing(self, lam, exact: bool = True, batch: int = 64):
+    def dual_pricing(self, lam, exact: bool = True):
         """max over atoms and signs of max { +-lam^T D2 sum_j D1j X q_j : q in the atom's cone,
-        sum_j ||q_j|| <= 1 }.
+        sum_j ||q_j|| <= 1 }, or an upper bound on it that is a proof (weak duality).
 
         Branch and bound: the cone-free bound max_j ||X^T D1j D2 lam|| orders the atoms, the
         relaxation without the second-layer cone (an NNLS projection per neuron) prunes them,
-        and the survivors are priced exactly in batches by one small SOCP each (solved with
-        Clarabel to 1e-10).  With ``exact=False`` only the relaxation is used (a valid but
-        loose bound).
+        and the survivors are priced one at a time by :meth:`_exact_prices` (measured within
+        about 1e-8 of each price), so that every exact price prunes the atoms after it.  With
+        ``exact=False`` only the relaxation is used (a valid but loose bound).
         """
         weights = self.first * (self.second * lam[:, None])[:, :, None]  # (n, G, m1)
         Gm = np.einsum("ngm,nd->gmd", weights, self.X)  # (G, m1, d)
         cheap = np.linalg.norm(Gm, axis=2).max(axis=1)  # (G,), the same for both signs
-        order = np.argsort(-cheap)
         best = 0.0
-        pending: list[tuple[int, float]] = []
-        for position, g in enumerate(order):
+        for g in np.argsort(-cheap):
             if cheap[g] <= best:
                 break
             for sign in (1.0, -1.0):
@@ -153,75 +153,73 @@ class Relu3Program(ConvexProgram):
                 )
                 if relaxed <= best:
                     continue
-                if not exact:
-                    best = relaxed
-                    continue
-                pending.append((g, sign))
-            last = position == len(order) - 1 or cheap[order[position + 1]] <= best
-            if pending and (len(pending) >= batch or last):
-                best = max(best, float(self._exact_prices(lam, pending).max()))
-                pending = []
-        if pending:
-            best = max(best, float(self._exact_prices(lam, pending).max()))
+                if exact:  # both are upper bounds
+                    relaxed = min(relaxed, float(self._exact_prices(lam, [(g, sign)], best)[0]))
+                best = max(best, relaxed)
         return best
 
-    def _exact_prices(self, lam: np.ndarray, items: list[tuple[int, float]]) -> np.ndarray:
-        """Upper bounds on the exact prices of (atom, sign) pairs, from one SOCP separable
-        across the pairs: its multipliers mu >= 0 of the cone rows give, by weak duality,
-        price <= max_j ||X^T (c_j + A_j^T mu)|| for ANY mu >= 0, so the bound is a proof
-        whatever the solver's accuracy (and tight when its multipliers are).  The SOCP sees X
-        and lam divided by their largest entries (prices are homogeneous in both), so its
-        tolerances, and so the bound's tightness, do not depend on the data's scale."""
-        B, m1, n, d = len(items), self.m1, self.n, self.d
-        size_x, size_lam = float(np.max(np.abs(self.X))), float(np.max(np.abs(lam)))
-        if size_x == 0 or size_lam == 0:
-            return np.zeros(B)
-        Xn, lam_n = self.X / size_x, lam / size_lam
-        atoms = np.array([g for g, _ in items])
-        signs = np.array([s for _, s in items])
-        first = self.first[:, atoms, :].reshape(n, B * m1)
-        first_signs = self.first_signs[:, atoms, :].reshape(n, B * m1)
-        second = self.second[:, atoms]
-        agg = sp.csr_matrix(
-            (np.ones(B * m1), (np.arange(B * m1), np.repeat(np.arange(B), m1))), shape=(B * m1, B)
-        )
-        coef = first * np.repeat(second * signs[None, :] * lam_n[:, None], m1, axis=1)
-        Q = cp.Variable((d, B * m1))
-        XQ = Xn @ Q
-        constraints = [
-            cp.multiply(first_signs, XQ) >= 0,
-            cp.multiply(2.0 * second - 1.0, cp.multiply(first, XQ) @ agg) >= 0,
-            agg.T @ cp.norm(Q, 2, axis=0) <= 1,
-        ]
-        problem = cp.Problem(cp.Maximize(cp.sum(cp.multiply(coef, XQ))), constraints)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                problem.solve(
-                    solver="CLARABEL", tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10
-                )
-        except cp.error.SolverError:
-            problem.value = None
-        mu1, mu2 = constraints[0].dual_value, constraints[1].dual_value
-        if mu1 is None or mu2 is None:  # fall back to the relaxation's bound
-            return np.array(
-                [
-                    max(
-                        cone_support(
-                            s * (self.X.T @ (self.first[:, g, j] * self.second[:, g] * lam)),
-                            self.first_signs[:, g, j][:, None] * self.X,
-                        )
-                        for j in range(m1)
-                    )
-                    for g, s in items
-                ]
-            )
-        mu1 = np.maximum(np.nan_to_num(np.asarray(mu1, dtype=float)), 0.0)  # (n, B m1)
-        mu2 = np.maximum(np.nan_to_num(np.asarray(mu2, dtype=float)), 0.0)  # (n, B)
-        weights = (coef + first_signs * mu1
-                   + first * np.repeat((2.0 * second - 1.0) * mu2, m1, axis=1))
-        bounds = np.linalg.norm(Xn.T @ weights, axis=0)  # (B m1,)
-        return bounds.reshape(B, m1).max(axis=1) * (size_x * size_lam)
+    def _exact_prices(self, lam: np.ndarray, items: list[tuple[int, float]],
+                      best: float = 0.0) -> np.ndarray:
+        """Upper bounds on the exact prices of (atom, sign) pairs, each a proof whatever the
+        solver returns, and (measured) within about 1e-8 of the price.
+
+        Per pair, the pricing SOCP max sum_j g_j^T q_j over sum_j ||q_j|| <= 1 and the atom's
+        cone rows R q >= 0 is solved by Clarabel (:func:`_pricing_socp`); its multipliers
+        mu >= 0 of the rows give, by weak duality, price <= max_j ||g_j + (R^T mu)_j|| for ANY
+        mu >= 0, and :func:`_lagrange_bound` polishes them (the first-layer multipliers of
+        each neuron by an exact NNLS projection), which can only lower the bound.  The SOCP
+        sees unit cone rows (||x_i|| divided out, the same cone), rows implied by others
+        dropped, and g divided by its size, so its tolerances, and so the bound's tightness,
+        do not depend on the data's scale.  A pair whose bound is not proved to
+        ``PRICE_RTOL`` of its primal value (or of ``best``, a price known to be reached, when
+        larger) is solved again with g divided by that bound: a price far below the cone-free
+        bound then gets the solver's full relative accuracy.  A zero price (primal value
+        <= 0) is bounded to the solver's absolute accuracy, about ``PRICE_TOL`` times the
+        cone-free bound.
+        """
+        out = np.zeros(len(items))
+        norms = np.linalg.norm(self.X, axis=1)
+        ok = norms > 0  # zero rows of X constrain nothing
+        Xu = self.X[ok] / norms[ok, None]
+        for k, (g, sign) in enumerate(items):
+            coef = sign * self.second[:, g] * lam
+            G = (self.first[:, g, :] * coef[:, None]).T @ self.X  # (m1, d)
+            size = float(np.linalg.norm(G, axis=1).max(initial=0.0))
+            if size == 0 or not np.isfinite(size):
+                out[k] = size
+                continue
+            rows1, rows2 = self._cone_rows(g, Xu, ok)
+            bound, scale = np.inf, size
+            for _ in range(2):
+                Gs = G / scale
+                primal, mu1, mu2 = _pricing_socp(Gs, rows1, rows2)
+                primal *= scale
+                bound = min(bound, _lagrange_bound(Gs, rows1, rows2, mu1, mu2) * scale)
+                # proved to PRICE_RTOL of the larger of this price and ``best``; a primal
+                # value <= 0 (a zero price) leaves the solver's absolute accuracy
+                if not (primal > 0 and bound - primal > PRICE_RTOL * max(bound, best)):
+                    break
+                scale = bound
+            out[k] = bound
+        return out
+
+    def _cone_rows(self, g: int, Xu: np.ndarray, ok: np.ndarray
+                   ) -> tuple[list[np.ndarray], np.ndarray]:
+        """The cone of atom ``g`` on unit rows ``Xu`` (the rows ``ok`` of X, normalized):
+        per neuron j the first-layer rows s_j (2 D1j - I) x_i, and the second-layer rows
+        (2 D2 - I)_i [D1j_i x_i]_j, scaled to unit norm, without those implied by the
+        first-layer rows (every active neuron's sign matching the row's: a sum of
+        non-negative terms) or empty."""
+        first, first_signs = self.first[ok, g, :], self.first_signs[ok, g, :]
+        signs2 = 2.0 * self.second[ok, g] - 1.0
+        rows1 = [first_signs[:, j, None] * Xu for j in range(self.m1)]
+        implied = np.all((first == 0) | (first_signs == signs2[:, None]), axis=1)
+        keep = ~implied
+        active = first[keep]
+        rows2 = ((signs2[keep] / np.sqrt(active.sum(axis=1)))[:, None, None]
+                 * active[:, :, None] * Xu[keep, None, :]).reshape(-1, self.m1 * self.d)
+        return rows1, rows2
+
     # -- cvxpy ---------------------------------------------------------------------------
     def _build_cvxpy(self):
         G, m1, d, n = self.n_groups, self.m1, self.d, self.n
@@ -329,3 +327,67 @@ def _match_order(first, signs, sorted_first, sorted_signs) -> np.ndarray:
                 perm.append(j)
                 break
     return np.array(perm)
+
+
+def _pricing_socp(G: np.ndarray, rows1: list[np.ndarray], rows2: np.ndarray
+                  ) -> tuple[float, list[np.ndarray] | None, np.ndarray | None]:
+    """max sum_j G_j^T q_j s.t. sum_j ||q_j|| <= 1, rows1[j] q_j >= 0, rows2 vec(q) >= 0, by
+    Clarabel at ``PRICE_TOL``: the primal value at its point (informative only: the point
+    may be slightly infeasible) and the multipliers of the rows (None if it failed).
+
+    Variables [vec(q) (m d), t (m)]: min -G^T q over the rows, sum_j t_j <= 1 and
+    ||q_j|| <= t_j."""
+    m, d = G.shape
+    md = m * d
+    lin = sp.vstack([sp.block_diag([sp.csr_matrix(r) for r in rows1]), sp.csr_matrix(rows2)])
+    n_lin = lin.shape[0]
+    j = np.repeat(np.arange(m), d + 1)
+    k = np.tile(np.arange(d + 1), m)
+    soc = sp.csr_matrix((-np.ones(m * (d + 1)), (np.arange(m * (d + 1)),
+                                                  np.where(k == 0, md + j, j * d + k - 1))),
+                        shape=(m * (d + 1), md + m))
+    A = sp.vstack([
+        sp.hstack([-lin, sp.csr_matrix((n_lin, m))]),
+        sp.hstack([sp.csr_matrix((1, md)), sp.csr_matrix(np.ones((1, m)))]),
+        soc,
+    ]).tocsc()
+    b = np.zeros(A.shape[0])
+    b[n_lin] = 1.0
+    c = np.concatenate([-G.ravel(), np.zeros(m)])
+    settings = clarabel.DefaultSettings()
+    settings.verbose = False
+    settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = PRICE_TOL
+    settings.max_threads = 1
+    try:
+        result = clarabel.DefaultSolver(sp.csc_matrix((md + m, md + m)), c, A, b,
+                                        [clarabel.NonnegativeConeT(n_lin + 1)]
+                                        + [clarabel.SecondOrderConeT(d + 1)] * m,
+                                        settings).solve()
+        x, z = np.asarray(result.x, dtype=float), np.asarray(result.z, dtype=float)[:n_lin]
+    except Exception:  # noqa: BLE001 - any failure leaves the relaxation's bound
+        return 0.0, None, None
+    primal = float(G.ravel() @ x[:md]) if np.all(np.isfinite(x)) else 0.0
+    if not np.all(np.isfinite(z)):
+        return primal, None, None
+    mu = np.maximum(z, 0.0)
+    ends = np.cumsum([len(r) for r in rows1])
+    return primal, np.split(mu[:ends[-1]], ends[:-1]), mu[ends[-1]:]
+
+
+def _lagrange_bound(G: np.ndarray, rows1: list[np.ndarray], rows2: np.ndarray,
+                    mu1: list[np.ndarray] | None, mu2: np.ndarray | None) -> float:
+    """max_j ||G_j + rows1[j]^T mu1_j + (rows2^T mu2)_j||, an upper bound on the price for
+    any mu >= 0 (weak duality), with each neuron's mu1_j improved: with mu2 fixed the terms
+    are separable, and the best mu1_j >= 0 is the NNLS projection of
+    h_j = G_j + (rows2^T mu2)_j onto the neuron's cone (``cone_price``, whose norm is that of
+    h_j + rows1[j]^T mu' for some mu' >= 0 even when it stops early).  Without multipliers
+    (mu2 = 0) this is the relaxation without the second-layer cone."""
+    m, d = G.shape
+    H = G + (rows2.T @ mu2).reshape(m, d) if mu2 is not None and len(mu2) else G
+    terms = []
+    for j in range(m):
+        term = cone_price(H[j], rows1[j])[0]
+        if mu1 is not None:
+            term = min(term, float(np.linalg.norm(H[j] + rows1[j].T @ mu1[j])))
+        terms.append(term)
+    return max(terms)
