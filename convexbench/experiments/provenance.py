@@ -50,12 +50,14 @@ def blas_info() -> list[dict[str, Any]]:
 
 
 def git_commit(start: Path | None = None) -> dict[str, Any] | None:
-    """Commit and dirty flag of the git checkout holding the package, if any."""
+    """Commit and dirty flag of the git checkout holding the package, if any (dirty: a
+    tracked file is modified; untracked files, e.g. a run's output folder, do not count)."""
     folder = start or Path(__file__).resolve().parents[2]
     try:
         commit = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"],
                                 capture_output=True, text=True, timeout=10, check=True)
-        status = subprocess.run(["git", "-C", str(folder), "status", "--porcelain"],
+        status = subprocess.run(["git", "-C", str(folder), "status", "--porcelain",
+                                 "--untracked-files=no"],
                                 capture_output=True, text=True, timeout=10, check=True)
     except (OSError, subprocess.SubprocessError):
         return None
