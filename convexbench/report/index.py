@@ -2,11 +2,50 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from convexbench.analysis.claims import VERDICT_LEGEND, ClaimResult, claims_summary
 from convexbench.report.tables import ReportItem, claims_table, to_markdown
+
+
+def _duration(run: dict[str, Any]) -> float | None:
+    """Seconds from a runner invocation's start to its finish (None if unfinished)."""
+    try:
+        return (datetime.fromisoformat(run["finished"])
+                - datetime.fromisoformat(run["started"])).total_seconds()
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _hours(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
+def _commit(run: dict[str, Any]) -> str:
+    git = run.get("provenance", {}).get("git") or {}
+    commit = str(git.get("commit", "not a git checkout"))[:10]
+    return commit + (" (with uncommitted changes)" if git.get("dirty") else "")
+
+
+def wall_time_lines(runs: list[dict[str, Any]]) -> list[str]:
+    """The run's wall time: the sum over runner invocations (a resumed run has several), and
+    each invocation's start, duration, cells run, jobs and commit."""
+    durations = [_duration(run) for run in runs]
+    total = sum(d for d in durations if d is not None)
+    lines = [f"- wall time: {_hours(total)} in all ({total:.0f} s, the sum over "
+             f"{len(runs)} runner invocation(s))"]
+    for run, seconds in zip(runs, durations, strict=True):
+        params = run.get("provenance", {}).get("parameters") or {}
+        took = "unfinished or interrupted" if seconds is None else _hours(seconds)
+        if run.get("interrupted"):
+            took += ", interrupted"
+        lines.append(f"  - {run.get('started')}: {took}; {run.get('n_run')} cells run "
+                     f"({run.get('n_errors') or 0} errors), jobs {params.get('jobs', '?')}, "
+                     f"commit `{_commit(run)}`")
+    return lines
 
 
 def _provenance_lines(runs: list[dict[str, Any]]) -> list[str]:
@@ -27,6 +66,7 @@ def _provenance_lines(runs: list[dict[str, Any]]) -> list[str]:
         f"- spec: `{last.get('spec_name')}`; {len(runs)} runner invocation(s), the last "
         f"started {last.get('started')} and finished {last.get('finished') or 'unfinished'}; "
         f"{cells_total} cells",
+        *wall_time_lines(runs),
         f"- convexbench {packages.get('convexbench')}, git commit `{commit}`",
         f"- Python {prov.get('python')} on {prov.get('platform')}",
         f"- CPU: {prov.get('cpu')} ({prov.get('cpu_count')} logical cores); BLAS: {blas}",
