@@ -44,14 +44,24 @@ def test_known_patterns_are_never_returned_and_max_new_holds():
     assert not ({p.tobytes() for p in first} & {p.tobytes() for p in again})
 
 
-def test_no_projection_budget_keeps_only_certified_violators():
-    rng = np.random.default_rng(7)
-    X = rng.standard_normal((50, 5))
-    lam = rng.standard_normal(50)
-    beta = 0.4 * np.linalg.norm(X.T @ lam)
-    patterns, directions, prices = violating_patterns(
-        X, lam, beta, np.zeros((0, 50), bool), max_new=100, max_projections=0
-    )
-    realized = np.abs(np.einsum("kd,kd->k", (patterns * lam) @ X, directions))
-    np.testing.assert_allclose(prices, realized / np.linalg.norm(directions, axis=1))
-    assert np.all(prices > beta)
+def test_the_choice_is_that_of_exact_pricing_of_every_candidate():
+    """The lower-bound shortcut changes the cost, not the patterns chosen."""
+    from convexbench.programs import pricing
+
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((40, 4))
+    lam = rng.standard_normal(40)
+    beta = 0.35 * np.linalg.norm(X.T @ lam)
+    known = np.zeros((0, 40), bool)
+    chosen, _, _ = violating_patterns(X, lam, beta, known, max_new=25, seed=3)
+    candidates, _ = pricing.search_patterns(X, lam, seed=3)
+    G = candidates.astype(float) * lam[None, :] @ X
+    cheap = np.linalg.norm(G, axis=1)
+    expected = []
+    for i in np.argsort(-cheap):
+        if cheap[i] <= beta or len(expected) >= 25:
+            break
+        if _exact_price(X, lam, candidates[i].astype(float)) > beta * (1 + 1e-6):
+            expected.append(candidates[i])
+    assert len(expected) > 0
+    np.testing.assert_array_equal(chosen, np.array(expected))

@@ -53,18 +53,18 @@ def violating_patterns(
     max_new: int = 50,
     cone: bool = True,
     seed: int = 0,
-    max_projections: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Up to ``max_new`` patterns not in ``known`` whose price exceeds ``beta``, best first.
+    """Up to ``max_new`` patterns not in ``known`` whose price exceeds ``beta``: the
+    candidates in decreasing order of their cone-free bound ||X^T D lam||, each kept when its
+    price exceeds beta.
 
-    Gated (``cone=False``): the price is ||X^T D lam||, exact.  ReLU: the unit direction u
-    that realized a pattern in :func:`search_patterns` lies in its cone, so |lam^T D X u| is
-    a certified lower bound on the cone-constrained price, and a pattern whose bound exceeds
-    beta violates with no projection.  Only when fewer than ``max_new`` are found that way
-    are the remaining candidates (cone-free bound above beta) priced exactly, at most
-    ``max_projections`` of them (default 4 max_new): the search is a heuristic, and
-    pricing every candidate exactly cost thousands of NNLS solves per round.
-    Returns the patterns, directions realizing them and their prices (lower bounds).
+    Gated (``cone=False``): that bound is the price.  ReLU: the price is the cone-constrained
+    one, but the unit direction u that realized a pattern in :func:`search_patterns` lies in
+    its cone, so |lam^T D X u| bounds it from below and a pattern whose bound exceeds beta
+    is a violator with no projection; only the others are priced exactly (two NNLS
+    projections).  The patterns chosen are those exact pricing of every candidate would
+    choose.  Returns the patterns, directions realizing them and their prices (for a
+    pattern decided by its bound: that bound, a lower bound on the price).
     """
     candidates, directions = search_patterns(X, lam, seed=seed)
     known_keys = {row.tobytes() for row in np.asarray(known, dtype=bool)}
@@ -74,23 +74,19 @@ def violating_patterns(
         return candidates, directions, np.zeros(0)
     G = candidates.astype(float) * lam[None, :] @ X  # (k, d): X^T D lam
     cheap = np.linalg.norm(G, axis=1)
-    threshold = beta * (1 + 1e-6)
-    if not cone:
-        order = np.argsort(-cheap)
-        chosen = order[cheap[order] > threshold][:max_new]
-        return candidates[chosen], directions[chosen], cheap[chosen]
     lower = np.abs(np.sum(G * directions, axis=1)) / np.linalg.norm(directions, axis=1)
-    order = np.argsort(-lower)
-    chosen = list(order[lower[order] > threshold][:max_new])
-    prices = list(lower[chosen])
-    budget = (4 * max_new) if max_projections is None else max_projections
-    rest = np.flatnonzero((lower <= threshold) & (cheap > threshold))
-    for i in rest[np.argsort(-cheap[rest])]:
-        if len(chosen) >= max_new or budget <= 0:
+    threshold = beta * (1 + 1e-6)
+    chosen, prices = [], []
+    for i in np.argsort(-cheap):
+        if cheap[i] <= beta or len(chosen) >= max_new:
             break
-        budget -= 1
-        rows = (2.0 * candidates[i] - 1.0)[:, None] * X
-        price = max(cone_support(G[i], rows), cone_support(-G[i], rows))
+        if not cone:
+            price = cheap[i]
+        elif lower[i] > threshold:
+            price = lower[i]
+        else:
+            rows = (2.0 * candidates[i] - 1.0)[:, None] * X
+            price = max(cone_support(G[i], rows), cone_support(-G[i], rows))
         if price > threshold:
             chosen.append(i)
             prices.append(price)
