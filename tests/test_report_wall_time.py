@@ -19,7 +19,7 @@ def test_wall_time_is_the_sum_over_invocations():
         _run("2026-11-28T13:00:00+00:00", None, 0, "c" * 40),
     ]
     lines = wall_time_lines(runs)
-    assert lines[0].startswith("- wall time: 1 h 50 min in all (6630 s")
+    assert lines[0].startswith("- wall time of the cells: 1 h 50 min in all (6630 s")
     assert "3 runner invocation(s)" in lines[0]
     assert "1 h 30 min, interrupted; 900 cells run" in lines[1] and "`aaaaaaaaaa`" in lines[1]
     assert "20 min; 169 cells run" in lines[2] and "(with uncommitted changes)" in lines[2]

@@ -35,8 +35,9 @@ def wall_time_lines(runs: list[dict[str, Any]]) -> list[str]:
     each invocation's start, duration, cells run, jobs and commit."""
     durations = [_duration(run) for run in runs]
     total = sum(d for d in durations if d is not None)
-    lines = [f"- wall time: {_hours(total)} in all ({total:.0f} s, the sum over "
-             f"{len(runs)} runner invocation(s))"]
+    lines = [f"- wall time of the cells: {_hours(total)} in all ({total:.0f} s, the sum over "
+             f"{len(runs)} runner invocation(s); building this report and, with `reproduce`, "
+             "its scaling sweep come on top)"]
     for run, seconds in zip(runs, durations, strict=True):
         params = run.get("provenance", {}).get("parameters") or {}
         took = "unfinished or interrupted" if seconds is None else _hours(seconds)
