@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import nnls
 
-from convexbench.native.pricing import atom_price, halfspace_bounds
-from convexbench.programs.cones import cone_price, cone_support
+from convexbench.native.pricing import halfspace_bounds
+from convexbench.programs.cones import atom_price, cone_price, cone_support
 
 
 @settings(max_examples=25, deadline=None)

@@ -15,9 +15,9 @@ from convexbench.data.synthetic import planted_data
 from convexbench.native import NativeOptions, solve_native
 from convexbench.native.deadline import Deadline
 from convexbench.native.families import ThreeLayerFamily, family_for
-from convexbench.native.pricing import atom_price, atom_prices
 from convexbench.native.working_set import _price
 from convexbench.programs import make_program
+from convexbench.programs.cones import atom_price, atom_prices
 
 
 def _atom(rng: np.random.Generator, n: int, d: int, m: int) -> np.ndarray:
@@ -119,13 +119,14 @@ def test_row_generated_batch_prices_equal_full_prices():
 def test_unproved_atoms_are_priced_again_alone(monkeypatch):
     """An atom whose batch did not prove its price to PRICE_GAP is solved alone, and a
     row-generated atom then gets all its rows: with a negative gap, every atom."""
-    from convexbench.native import families, pricing
+    from convexbench.native import families
+    from convexbench.programs import cones
 
     program = _program()
     rng = np.random.default_rng(2)
     _, grads = family_for(program).cheap_prices(rng.standard_normal(program.n))
     full = _full_prices(family_for(program), grads)
-    monkeypatch.setattr(pricing, "PRICE_GAP", -1.0)
+    monkeypatch.setattr(cones, "PRICE_GAP", -1.0)
     monkeypatch.setattr(families, "PRICE_GAP", -1.0)
     fam = family_for(program)
     cols = np.arange(fam.n_columns)

@@ -15,14 +15,9 @@ import numpy as np
 from convexbench.native.deadline import NEVER, Deadline
 from convexbench.native.dense_gram import Gram, LowRankGram, PackedGram, RowWeightedGram
 from convexbench.native.gram import SampleGram
-from convexbench.native.pricing import (
-    PRICE_GAP,
-    atom_prices,
-    halfspace_bounds,
-    multiplier_bounds,
-)
+from convexbench.native.pricing import halfspace_bounds, multiplier_bounds
 from convexbench.programs.base import ConvexProgram, Solution
-from convexbench.programs.cones import cone_price
+from convexbench.programs.cones import PRICE_GAP, atom_prices, cone_price
 from convexbench.programs.gated2 import GatedRelu2Program
 from convexbench.programs.relu2 import Relu2Program
 from convexbench.programs.relu3 import Relu3Program
@@ -443,7 +438,7 @@ class ThreeLayerFamily(ColumnFamily):
 
     def exact_prices(self, cols, grads):
         """Exact prices and maximizers (k, m d) of the columns ``cols``: the atom SOCPs of all
-        of them at once (``pricing.atom_prices``, block-separable), by row generation.
+        of them at once (``programs.cones.atom_prices``, block-separable), by row generation.
 
         At the optimum only a few of an atom's (m+1) n cone rows matter.  Each atom starts
         from the rows whose multipliers were positive at its last exact pricing, the rows
@@ -454,8 +449,8 @@ class ThreeLayerFamily(ColumnFamily):
         the rows left out) are multipliers of the whole cone: both stay valid whatever the
         rows.  An atom gets all its rows after ``_ROW_ROUNDS`` rounds, or when the solver did
         not prove its price on fewer rows (its Lagrangian bound and primal value apart by more
-        than ``pricing.PRICE_GAP``: the rows chosen can make a worse-conditioned program),
-        and is then priced as by ``pricing.atom_price``."""
+        than ``PRICE_GAP``: the rows chosen can make a worse-conditioned program),
+        and is then priced as by ``programs.cones.atom_price``."""
         cols = np.asarray(cols, dtype=np.int64)
         a, s = self._split(cols)
         k, m, d = len(cols), self.m, self.d

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import clarabel
 import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
@@ -12,7 +11,7 @@ from convexbench.losses import Loss
 from convexbench.networks import FORMS, ThreeLayerNetwork
 from convexbench.programs.atoms import Atoms
 from convexbench.programs.base import ConvexProgram, Solution
-from convexbench.programs.cones import cone_price, cone_support
+from convexbench.programs.cones import atom_price, cone_price, cone_support
 
 PRICE_TOL = 1e-10  # Clarabel's tolerances on one atom's pricing SOCP (price about 1)
 PRICE_RTOL = 1e-9  # an atom's bound above its primal value by more is solved again
@@ -153,13 +152,13 @@ class Relu3Program(ConvexProgram):
                 )
                 if relaxed <= best:
                     continue
-                if exact:  # both are upper bounds
-                    relaxed = min(relaxed, float(self._exact_prices(lam, [(g, sign)], best)[0]))
+                if exact:
+                    relaxed = float(self._exact_prices(lam, [(g, sign)], best, [relaxed])[0])
                 best = max(best, relaxed)
         return best
 
     def _exact_prices(self, lam: np.ndarray, items: list[tuple[int, float]],
-                      best: float = 0.0) -> np.ndarray:
+                      best: float = 0.0, relaxed: list[float] | None = None) -> np.ndarray:
         """Upper bounds on the exact prices of (atom, sign) pairs, each a proof whatever the
         solver returns, and (measured) within about 1e-8 of the price.
 
@@ -173,9 +172,12 @@ class Relu3Program(ConvexProgram):
         do not depend on the data's scale.  A pair whose bound is not proved to
         ``PRICE_RTOL`` of its primal value (or of ``best``, a price known to be reached, when
         larger) is solved again with g divided by that bound: a price far below the cone-free
-        bound then gets the solver's full relative accuracy.  A zero price (primal value
-        <= 0) is bounded to the solver's absolute accuracy, about ``PRICE_TOL`` times the
-        cone-free bound.
+        bound then gets the solver's full relative accuracy.  Each bound is finally the
+        smaller of this one and the pair's relaxation without the second-layer cone
+        (``relaxed``, computed when not given: an exact NNLS projection per neuron), which is
+        exact for a price the first-layer cones already make zero; another zero price (primal
+        value <= 0) is bounded to the solver's absolute accuracy, about ``PRICE_TOL`` times
+        the cone-free bound.
         """
         out = np.zeros(len(items))
         norms = np.linalg.norm(self.X, axis=1)
@@ -200,7 +202,10 @@ class Relu3Program(ConvexProgram):
                 if not (primal > 0 and bound - primal > PRICE_RTOL * max(bound, best)):
                     break
                 scale = bound
-            out[k] = bound
+            if relaxed is None:  # mu = 0 on the second-layer rows
+                out[k] = min(bound, _lagrange_bound(G / size, rows1, rows2, None, None) * size)
+            else:
+                out[k] = min(bound, relaxed[k])
         return out
 
     def _cone_rows(self, g: int, Xu: np.ndarray, ok: np.ndarray
@@ -332,44 +337,18 @@ def _match_order(first, signs, sorted_first, sorted_signs) -> np.ndarray:
 def _pricing_socp(G: np.ndarray, rows1: list[np.ndarray], rows2: np.ndarray
                   ) -> tuple[float, list[np.ndarray] | None, np.ndarray | None]:
     """max sum_j G_j^T q_j s.t. sum_j ||q_j|| <= 1, rows1[j] q_j >= 0, rows2 vec(q) >= 0, by
-    Clarabel at ``PRICE_TOL``: the primal value at its point (informative only: the point
-    may be slightly infeasible) and the multipliers of the rows (None if it failed).
-
-    Variables [vec(q) (m d), t (m)]: min -G^T q over the rows, sum_j t_j <= 1 and
-    ||q_j|| <= t_j."""
-    m, d = G.shape
-    md = m * d
-    lin = sp.vstack([sp.block_diag([sp.csr_matrix(r) for r in rows1]), sp.csr_matrix(rows2)])
-    n_lin = lin.shape[0]
-    j = np.repeat(np.arange(m), d + 1)
-    k = np.tile(np.arange(d + 1), m)
-    soc = sp.csr_matrix((-np.ones(m * (d + 1)), (np.arange(m * (d + 1)),
-                                                  np.where(k == 0, md + j, j * d + k - 1))),
-                        shape=(m * (d + 1), md + m))
-    A = sp.vstack([
-        sp.hstack([-lin, sp.csr_matrix((n_lin, m))]),
-        sp.hstack([sp.csr_matrix((1, md)), sp.csr_matrix(np.ones((1, m)))]),
-        soc,
-    ]).tocsc()
-    b = np.zeros(A.shape[0])
-    b[n_lin] = 1.0
-    c = np.concatenate([-G.ravel(), np.zeros(m)])
-    settings = clarabel.DefaultSettings()
-    settings.verbose = False
-    settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = PRICE_TOL
-    settings.max_threads = 1
+    Clarabel at ``PRICE_TOL`` (:func:`~convexbench.programs.cones.atom_price`, G taken as
+    scaled by the caller): the primal value at its point (informative only: the point may be
+    slightly infeasible) and the multipliers of the rows (None if it failed)."""
+    rows = sp.vstack([sp.block_diag([sp.csr_matrix(r) for r in rows1]), sp.csr_matrix(rows2)])
     try:
-        result = clarabel.DefaultSolver(sp.csc_matrix((md + m, md + m)), c, A, b,
-                                        [clarabel.NonnegativeConeT(n_lin + 1)]
-                                        + [clarabel.SecondOrderConeT(d + 1)] * m,
-                                        settings).solve()
-        x, z = np.asarray(result.x, dtype=float), np.asarray(result.z, dtype=float)[:n_lin]
+        _, q, mu = atom_price(G, rows, tol=PRICE_TOL, threads=1, scale=1.0)
     except Exception:  # noqa: BLE001 - any failure leaves the relaxation's bound
         return 0.0, None, None
-    primal = float(G.ravel() @ x[:md]) if np.all(np.isfinite(x)) else 0.0
-    if not np.all(np.isfinite(z)):
+    primal = float(G.ravel() @ q.ravel()) if np.all(np.isfinite(q)) else 0.0
+    if not np.all(np.isfinite(mu)):
         return primal, None, None
-    mu = np.maximum(z, 0.0)
+    mu = np.maximum(mu, 0.0)
     ends = np.cumsum([len(r) for r in rows1])
     return primal, np.split(mu[:ends[-1]], ends[:-1]), mu[ends[-1]:]
 
