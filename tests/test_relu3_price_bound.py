@@ -18,11 +18,12 @@ import warnings
 import cvxpy as cp
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from convexbench.certificates import certify, default_dual_direction
 from convexbench.data.synthetic import planted_data
+from convexbench.errors import UserError
 from convexbench.programs import make_program, relu3
 from convexbench.programs.base import DUAL_HINT
 from convexbench.training import lambda_max
@@ -80,7 +81,10 @@ def _check_bounds(program, lam: np.ndarray) -> None:
 @given(seed=st.integers(0, 10_000), m1=st.integers(1, 3), a=st.sampled_from(SCALES),
        c=st.sampled_from(SCALES))
 def test_price_bound_is_tight_and_a_proof_at_every_scale(seed, m1, a, c):
-    program, rng = _program(seed, m1, a, c)
+    try:
+        program, rng = _program(seed, m1, a, c)
+    except UserError:  # every sampled atom empty (0.5% of the draws): no program to price
+        assume(False)
     _check_bounds(program, c * rng.standard_normal(program.n))
 
 
@@ -105,7 +109,7 @@ def test_price_bound_is_a_proof_whatever_the_solver_returns(monkeypatch, kind):
     truth = {(g, s): _socp_price(program, lam, g, s)
              for g in range(program.n_groups) for s in (1.0, -1.0)}
 
-    def garbage(G, rows1, rows2):
+    def garbage(G, rows1, rows2, tol=relu3.PRICE_TOL):
         if kind == "failed":
             return 0.0, None, None
         scale = {"random": 1.0, "zero": 0.0, "huge": 1e8, "nan": 1.0}[kind]

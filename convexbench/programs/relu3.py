@@ -15,6 +15,8 @@ from convexbench.programs.cones import atom_price, cone_price, cone_support
 
 PRICE_TOL = 1e-10  # Clarabel's tolerances on one atom's pricing SOCP (price about 1)
 PRICE_RTOL = 1e-9  # an atom's bound above its primal value by more is solved again
+ZERO_PRICE = 1e-8  # a primal value below this fraction of the cone-free bound: a zero price
+ZERO_PRICE_TOL = 1e-12  # tolerances of the second solve of a zero price (see _exact_prices)
 
 
 class Relu3Program(ConvexProgram):
@@ -175,9 +177,9 @@ class Relu3Program(ConvexProgram):
         bound then gets the solver's full relative accuracy.  Each bound is finally the
         smaller of this one and the pair's relaxation without the second-layer cone
         (``relaxed``, computed when not given: an exact NNLS projection per neuron), which is
-        exact for a price the first-layer cones already make zero; another zero price (primal
-        value <= 0) is bounded to the solver's absolute accuracy, about ``PRICE_TOL`` times
-        the cone-free bound.
+        exact for a price the first-layer cones already make zero; another unproved zero
+        price (primal value below ``ZERO_PRICE`` of the cone-free bound) is solved once more
+        at ``ZERO_PRICE_TOL``, which bounds it to about 1e-12 of the cone-free bound.
         """
         out = np.zeros(len(items))
         norms = np.linalg.norm(self.X, axis=1)
@@ -197,9 +199,16 @@ class Relu3Program(ConvexProgram):
                 primal, mu1, mu2 = _pricing_socp(Gs, rows1, rows2)
                 primal *= scale
                 bound = min(bound, _lagrange_bound(Gs, rows1, rows2, mu1, mu2) * scale)
-                # proved to PRICE_RTOL of the larger of this price and ``best``; a primal
-                # value <= 0 (a zero price) leaves the solver's absolute accuracy
-                if not (primal > 0 and bound - primal > PRICE_RTOL * max(bound, best)):
+                # proved to PRICE_RTOL of the larger of this price and ``best``
+                if bound - max(primal, 0.0) <= PRICE_RTOL * max(bound, best):
+                    break
+                if primal <= ZERO_PRICE * size:
+                    # a zero price up to the solver's absolute accuracy (about PRICE_TOL of
+                    # the cone-free bound), which dividing G by the bound would blow up:
+                    # solve it once more at ZERO_PRICE_TOL instead
+                    _, mu1, mu2 = _pricing_socp(G / size, rows1, rows2, tol=ZERO_PRICE_TOL)
+                    bound = min(bound,
+                                _lagrange_bound(G / size, rows1, rows2, mu1, mu2) * size)
                     break
                 scale = bound
             if relaxed is None:  # mu = 0 on the second-layer rows
@@ -334,15 +343,16 @@ def _match_order(first, signs, sorted_first, sorted_signs) -> np.ndarray:
     return np.array(perm)
 
 
-def _pricing_socp(G: np.ndarray, rows1: list[np.ndarray], rows2: np.ndarray
+def _pricing_socp(G: np.ndarray, rows1: list[np.ndarray], rows2: np.ndarray,
+                  tol: float = PRICE_TOL
                   ) -> tuple[float, list[np.ndarray] | None, np.ndarray | None]:
     """max sum_j G_j^T q_j s.t. sum_j ||q_j|| <= 1, rows1[j] q_j >= 0, rows2 vec(q) >= 0, by
-    Clarabel at ``PRICE_TOL`` (:func:`~convexbench.programs.cones.atom_price`, G taken as
+    Clarabel at ``tol`` (:func:`~convexbench.programs.cones.atom_price`, G taken as
     scaled by the caller): the primal value at its point (informative only: the point may be
     slightly infeasible) and the multipliers of the rows (None if it failed)."""
     rows = sp.vstack([sp.block_diag([sp.csr_matrix(r) for r in rows1]), sp.csr_matrix(rows2)])
     try:
-        _, q, mu = atom_price(G, rows, tol=PRICE_TOL, threads=1, scale=1.0)
+        _, q, mu = atom_price(G, rows, tol=tol, threads=1, scale=1.0)
     except Exception:  # noqa: BLE001 - any failure leaves the relaxation's bound
         return 0.0, None, None
     primal = float(G.ravel() @ q.ravel()) if np.all(np.isfinite(q)) else 0.0
