@@ -181,7 +181,9 @@ def _accuracy(df: pd.DataFrame) -> pd.Series:
     return _col(df, "opt_accuracy", DEFAULT_ACCURACY).fillna(DEFAULT_ACCURACY).astype(str)
 
 
-def _verified_convex(df: pd.DataFrame) -> pd.DataFrame:
+def verified_convex(df: pd.DataFrame) -> pd.DataFrame:
+    """The convex cells that finished (status ok) with a verified answer (the suite's
+    independent certificate) and a finite objective: the only ones reported as optima."""
     conv = _ok(df, "convex")
     if conv.empty:
         return conv
@@ -199,7 +201,7 @@ def compare_to_nonconvex(df: pd.DataFrame, exact_only: bool = False) -> pd.DataF
     convex optimum (negative: a run ended below it); ``tolerance`` is the accuracy preset's
     tolerance of the convex solve.
     """
-    conv = _verified_convex(df)
+    conv = verified_convex(df)
     base = _ok(df, "baseline")
     if exact_only and not conv.empty:
         conv = conv[_col(conv, "exact_patterns", False).fillna(False).astype(bool)]
@@ -254,7 +256,7 @@ def claim_equivalence(df: pd.DataFrame) -> ClaimResult:
         cells = cells[cells["model"].isin(["relu2", "relu3"])]
         return cells[(cells["model"] == "relu2") | _col(cells, "opt_form", "A").isin(["A", "B"])]
 
-    conv = eligible(_verified_convex(df))
+    conv = eligible(verified_convex(df))
     if not conv.empty:
         conv = conv[_col(conv, "nonconvex_objective").notna()]
     attempted = eligible(df[df["kind"] == "convex"] if "kind" in df else df.iloc[0:0])
@@ -499,10 +501,10 @@ def claim_sparsity(df: pd.DataFrame) -> ClaimResult:
     title = "Sparsity"
     part_bound = "at most n + 1 nonzero groups (two-layer)"
     part_trend = "falls as beta grows"
-    conv = _verified_convex(df)
+    conv = verified_convex(df)
     if not conv.empty:
         conv = conv[conv["model"] == "relu2"]
-    sweep = _verified_convex(cells_with_role(df, "sparsity"))
+    sweep = verified_convex(cells_with_role(df, "sparsity"))
     trends = []
     for (dataset, model), group in (sweep.groupby(["dataset", "model"]) if not sweep.empty
                                     else ()):

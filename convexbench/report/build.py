@@ -98,7 +98,8 @@ def build_report(
                     stem,
                     title_text,
                     f"{what}: training size n, features d, beta, patterns P (sampled, then column "
-                f"generation), convex "
+                    f"generation), whether the convex solve was verified by the certificate "
+                    f"(convex columns are empty without a verified solve), convex "
                     f"training objective, best and median final objective of the SGD and Adam "
                     f"runs, train/test accuracy of the convex model and the median SGD run, "
                     f"convex solve wall time and median SGD run time (seconds)."

@@ -19,8 +19,27 @@ from convexbench.analysis.plots import save_figure  # noqa: E402
 from convexbench.report.tables import ReportItem  # noqa: E402
 
 PALETTE = {"sgd": "#1f77b4", "adam": "#ff7f0e", "convex": "#000000"}
-MODEL_TITLES = {"relu2": "two-layer ReLU", "relu3": "three-layer parallel ReLU (form A)",
+MODEL_TITLES = {"relu2": "two-layer ReLU", "relu3": "three-layer parallel ReLU",
                 "gated2": "gated ReLU (fixed gates)"}
+
+
+def _forms(cells: pd.DataFrame) -> list[str]:
+    """The relu3 forms (MATH.md §3) of ``cells``: the ``form`` option, "A" when absent (the
+    default of ``experiments.execute``)."""
+    if cells.empty:
+        return []
+    form = cells["opt_form"] if "opt_form" in cells else pd.Series(None, index=cells.index)
+    return sorted({"A" if pd.isna(f) else str(f) for f in form})
+
+
+def _model_title(model: str, forms: list[str] | None = None) -> str:
+    """The model's name; for relu3 with the form(s) actually shown."""
+    title = MODEL_TITLES.get(model, model)
+    if model != "relu3" or not forms:
+        return title
+    if len(forms) == 1:
+        return f"{title} (form {forms[0]})"
+    return f"{title} (forms {', '.join(forms[:-1])} and {forms[-1]})"
 
 
 def _save(fig: plt.Figure, out_dir: str | Path, stem: str, title: str, caption: str) -> ReportItem:
@@ -61,9 +80,12 @@ def objective_vs_time(df: pd.DataFrame, model: str, out_dir: str | Path) -> Repo
     cols = min(4, len(datasets))
     rows = math.ceil(len(datasets) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.0 * rows), squeeze=False)
-    for ax, (experiment, dataset) in zip(axes.flat, panels, strict=False):
-        runs = base[(base["experiment"] == experiment) & (base["dataset"] == dataset)]
-        c = conv[(conv["experiment"] == experiment) & (conv["dataset"] == dataset)]
+    shown = [(base[(base["experiment"] == e) & (base["dataset"] == d)],
+              conv[(conv["experiment"] == e) & (conv["dataset"] == d)]) for e, d in panels]
+    forms = _forms(pd.concat([c for _, c in shown] + [r for r, _ in shown]))
+    title = _model_title(model, forms)
+    for ax, (experiment, dataset), (runs, c) in zip(axes.flat, panels, shown, strict=False):
+        panel_forms = _forms(pd.concat([c, runs])) if len(forms) > 1 else []
         c = c.sort_values("objective").iloc[0]
         finals = []
         for r in runs.itertuples():
@@ -86,7 +108,8 @@ def objective_vs_time(df: pd.DataFrame, model: str, out_dir: str | Path) -> Repo
             f"{_short(dataset)}{f' [{experiment}]' if dataset in shared else ''}"
             f"\n(n={int(c['n_train'])}, d={int(c['d'])}, "
             f"beta={c['beta']:.3g}, {int(c['n_patterns'])} "
-            f"{'atoms' if model == 'relu3' else 'patterns'})",
+            f"{'atoms' if model == 'relu3' else 'patterns'}"
+            f"{''.join(f', form {f}' for f in panel_forms)})",
             fontsize=8,
         )
         ax.set_xlabel("wall time (s, log scale)")
@@ -117,12 +140,12 @@ def objective_vs_time(df: pd.DataFrame, model: str, out_dir: str | Path) -> Repo
         frameon=False,
         bbox_to_anchor=(0.5, -0.02 - 0.02 / rows),
     )
-    fig.suptitle(f"Training objective vs wall time: {MODEL_TITLES.get(model, model)}", fontsize=11)
+    fig.suptitle(f"Training objective vs wall time: {title}", fontsize=11)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     n_sgd = int((base["method"] == "sgd").sum() / max(1, len(datasets)))
     n_adam = int((base["method"] == "adam").sum() / max(1, len(datasets)))
     caption = (
-        f"{MODEL_TITLES.get(model, model)}: the full training objective (loss + "
+        f"{title}: the full training objective (loss + "
         f"regularization, MATH.md) of {n_sgd} SGD and {n_adam} Adam runs per dataset "
         f"against wall time, with the verified convex optimum over sampled "
         f"{'atoms' if model == 'relu3' else 'sign patterns'} refined by column "
@@ -145,7 +168,7 @@ def objective_vs_time(df: pd.DataFrame, model: str, out_dir: str | Path) -> Repo
         fig,
         out_dir,
         f"objective_vs_time_{model}",
-        f"Objective vs wall time ({MODEL_TITLES.get(model, model)})",
+        f"Objective vs wall time ({title})",
         caption,
     )
 

@@ -14,7 +14,7 @@ from convexbench.analysis.claims import (
     ClaimResult,
     cells_with_role,
     claims_frame,
-    compare_to_nonconvex,
+    verified_convex,
 )
 from convexbench.experiments.store import failure_reason
 
@@ -40,7 +40,7 @@ def _latex_escape(text: str) -> str:
 
 
 def _format(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return "--"
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
@@ -117,42 +117,85 @@ def _median_of(runs: pd.DataFrame, column: str) -> float:
     return float(pd.to_numeric(runs[column], errors="coerce").median())
 
 
+def _convex_status(convex: pd.DataFrame, verified: pd.DataFrame) -> str:
+    """What the ``convex solve`` column says of one setting's convex cells."""
+    if not verified.empty:
+        return "verified"
+    if convex.empty:
+        return "no convex cell"
+    solve = (convex["solve_status"] if "solve_status" in convex
+             else pd.Series(None, index=convex.index))
+    error = convex["error"] if "error" in convex else pd.Series(None, index=convex.index)
+    failed = sum(failure_reason(s, e, t) is not None
+                 for s, e, t in zip(convex["status"], error, solve, strict=True))
+    parts = [f"{len(convex) - failed} unverified" if len(convex) > failed else "",
+             f"{failed} failed" if failed else ""]
+    return "no verified solve (" + ", ".join(p for p in parts if p) + ")"
+
+
+def _matching(frame: pd.DataFrame, columns: list[str], values: tuple) -> pd.DataFrame:
+    mask = pd.Series(True, index=frame.index)
+    for column, value in zip(columns, values, strict=True):
+        mask &= frame[column] == value
+    return frame[mask]
+
+
+def _first(frame: pd.DataFrame, column: str) -> Any:
+    if column not in frame:
+        return np.nan
+    values = frame[column].dropna()
+    return values.iloc[0] if len(values) else np.nan
+
+
 def dataset_table(df: pd.DataFrame, role: str, family: str | None = None) -> pd.DataFrame:
     """One row per (dataset, model, beta) of ``role``: sizes, objectives, accuracies, time.
 
-    Convex columns come from the verified convex solve; "SGD" accuracies are medians over
-    the SGD runs; best/median non-convex objectives are over every SGD and Adam run.
+    Convex columns come from the verified convex solve with the lowest objective (verified:
+    :func:`~convexbench.analysis.claims.verified_convex`); a setting without one keeps its
+    row, with empty convex columns and ``convex solve`` saying why (an unverified objective
+    is never reported as the convex optimum). "SGD" accuracies are medians over the SGD
+    runs; best/median non-convex objectives are over every SGD and Adam run.
     """
     cells = cells_with_role(df, role)
     if family is not None and not cells.empty:
         cells = cells[cells["dataset"].str.startswith(family + ":")]
-    comp = compare_to_nonconvex(cells, exact_only=False)
-    if comp.empty:
+    if cells.empty or "kind" not in cells:
         return pd.DataFrame()
+    keys = ["experiment", "dataset", "model", "beta_spec"]
+    convex_all = cells[cells["kind"] == "convex"]
+    base = cells[(cells["kind"] == "baseline") & (cells["status"] == "ok")]
+    verified_all = verified_convex(cells)
+    settings = list(dict.fromkeys(
+        [*convex_all[keys].itertuples(index=False, name=None),
+         *base[keys].itertuples(index=False, name=None)]))
     rows = []
-    for r in comp.itertuples():
-        mask = ((cells["dataset"] == r.dataset) & (cells["model"] == r.model)
-                & (cells["experiment"] == r.experiment))
-        conv = cells[mask & (cells["kind"] == "convex") & (cells["status"] == "ok")]
-        conv = conv.sort_values("objective").head(1)
-        sgd = cells[mask & (cells["kind"] == "baseline") & (cells["method"] == "sgd")
-                    & (cells["status"] == "ok")]
-        c = conv.iloc[0]
-        name = r.dataset.split(":", 1)[1]
+    for key in settings:
+        convex, verified, runs = (_matching(f, keys, key) for f in (convex_all, verified_all, base))
+        sgd = runs[runs["method"] == "sgd"]
+        finals = pd.to_numeric(runs["objective"], errors="coerce")
+        known = verified if not verified.empty else pd.concat([convex, runs])
+        c = verified.sort_values("objective").iloc[0] if not verified.empty else None
         rows.append({
-            "dataset": name, "model": r.model, "n": int(c["n_train"]), "d": int(c["d"]),
-            "beta": r.beta, "P": r.groups,
-            "convex objective": r.convex_objective,
-            "best non-convex": r.best_nonconvex, "median non-convex": r.median_nonconvex,
-            "runs": r.runs,
-            "train acc convex": c.get("train_accuracy", np.nan),
+            "dataset": key[1].split(":", 1)[1], "model": key[2],
+            "n": _first(known, "n_train"), "d": _first(known, "d"),
+            "beta": _first(known, "beta"),
+            "P": c["n_patterns"] if c is not None else np.nan,
+            "convex solve": _convex_status(convex, verified),
+            "convex objective": float(c["objective"]) if c is not None else np.nan,
+            "best non-convex": float(finals.min()) if finals.notna().any() else np.nan,
+            "median non-convex": float(finals.median()) if finals.notna().any() else np.nan,
+            "runs": int(finals.notna().sum()),
+            "train acc convex": c.get("train_accuracy", np.nan) if c is not None else np.nan,
             "train acc SGD": _median_of(sgd, "train_accuracy"),
-            "test acc convex": c.get("test_accuracy", np.nan),
+            "test acc convex": c.get("test_accuracy", np.nan) if c is not None else np.nan,
             "test acc SGD": _median_of(sgd, "test_accuracy"),
-            "solve time (s)": _total_seconds(c),
+            "solve time (s)": _total_seconds(c) if c is not None else np.nan,
             "SGD time (s)": _median_of(sgd, "seconds"),
         })
-    return pd.DataFrame(rows).sort_values(["model", "dataset"]).reset_index(drop=True)
+    out = pd.DataFrame(rows).sort_values(["model", "dataset"]).reset_index(drop=True)
+    for column in ("n", "d", "P"):
+        out[column] = pd.to_numeric(out[column], errors="coerce").astype("Int64")
+    return out
 
 
 def claims_table(claims: list[ClaimResult]) -> pd.DataFrame:
