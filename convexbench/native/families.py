@@ -132,6 +132,11 @@ class ColumnFamily:
         """Upper bounds on the price of every column (cone dropped), and the gradients."""
         raise NotImplementedError
 
+    def lower_prices(self, grads: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Lower bounds on the prices of all columns and the feasible points reaching them,
+        or None when the family has none (the exact prices are then the only route)."""
+        return None
+
     def exact_price(self, col: int, grads: np.ndarray) -> tuple[float, np.ndarray]:
         """The exact price of one column and a maximizer (m d,)."""
         raise NotImplementedError
@@ -206,6 +211,10 @@ class TwoLayerFamily(ColumnFamily):
         self.pricing_exact = True
         self.patterns = program.patterns  # (P, n) bool
         self.masks = program.masks  # (n, P) 0/1: cone signs are 2 masks - 1, never stored
+        directions = None if self.gated else program.directions
+        # K_p u_p for a generating direction u_p of each cone (n, P), for lower_prices
+        self._interior = None if directions is None else (
+            directions, (2.0 * self.masks - 1.0) * (self.X @ directions.T))
         self._init_cache()
 
     def _split(self, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -279,13 +288,41 @@ class TwoLayerFamily(ColumnFamily):
                                         multiplier_bounds(sg[:, None] * G[p], self._w[cached]))
         return bounds, G
 
+    def lower_prices(self, grads):
+        """Lower bounds on every column's price and the feasible points reaching them (2P, d),
+        or None: for the cone of pattern p and a gradient g, z = g + t u_p with u_p a
+        generating direction of the pattern (K_p u_p >= 0) and t the smallest value making
+        K_p z >= 0 is in the cone, so price >= g^T z / ||z|| (-inf when no t exists: a
+        row with K_p g < 0 and K_p u_p = 0).  O(n d P), no projection."""
+        if self._interior is None:
+            return None
+        U, KU = self._interior
+        KG = (2.0 * self.masks - 1.0) * (self.X @ grads.T)  # (n, P)
+        lows = np.full(2 * self.P, -np.inf)
+        Z = np.zeros((2 * self.P, self.d))
+        for sign, offset in ((1.0, 0), (-1.0, self.P)):
+            Kg = sign * KG
+            bad = Kg < 0
+            with np.errstate(divide="ignore", invalid="ignore"):
+                need = np.where(bad, -Kg / KU, 0.0)
+            ok = ~np.any(bad & (KU <= 0), axis=0)
+            t = np.where(ok, need.max(axis=0, initial=0.0), 0.0)
+            z = sign * grads + t[:, None] * U
+            norms = np.linalg.norm(z, axis=1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                low = np.einsum("pd,pd->p", sign * grads, z) / norms
+            lows[offset:offset + self.P] = np.where(ok & (norms > 0), low, -np.inf)
+            Z[offset:offset + self.P] = z
+        return lows, Z
+
     def exact_price(self, col, grads):
         if self.gated:
             g = grads[col]
             return float(np.linalg.norm(g)), g.copy()
         p, s = self._split(np.array([col]))
         A = (2.0 * self.masks[:, p[0]] - 1.0)[:, None] * self.X
-        price, u, rows, mu = cone_price(s[0] * grads[p[0]], A)
+        # warm: the NNLS starts from the rows of the column's last pricing
+        price, u, rows, mu = cone_price(s[0] * grads[p[0]], A, warm=self._rows_of.get(int(col)))
         if len(rows):
             self._remember(col, A[rows].T @ mu)
         self._rows_of[int(col)] = rows

@@ -61,7 +61,7 @@ def make_program(
         else:
             masks, directions = sample_patterns(X, patterns, seed=seed, return_directions=True)
         if model == "relu2":
-            program = Relu2Program(X, y, masks, beta, loss)
+            program = Relu2Program(X, y, masks, beta, loss, directions=directions)
         else:
             program = GatedRelu2Program(X, y, masks, beta, loss, gates=directions)
     elif model == "relu3":

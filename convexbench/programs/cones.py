@@ -7,25 +7,35 @@ from __future__ import annotations
 import clarabel
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg import solve_triangular
 from scipy.optimize import nnls
 
 VIOLATION_RTOL = 1e-12  # a row counts as violated below -VIOLATION_RTOL ||g|| ||a_i||
 MAX_ROUNDS = 50  # row-generation rounds; more only tightens the (valid) upper bound
+WARM_NNLS_MIN_D = 200  # nnls_warm from this dimension on, scipy's NNLS below it: measured
+# on Fashion-MNIST (d = 784) one projection 15.7 -> 4.5 s; on UCI data (d <= 60) scipy's
+# compiled loop was 3-17x faster than this Python one (uci:pima relu2 certificate 0.05 s
+# against 0.87 s)
+ADD_PER_STEP = 16  # NNLS: indices entering the support per step (the most violating)
 PRICE_GAP = 1e-9  # accuracy asked of each atom of a batch, relative to max_j ||g_j||
 
 
-def cone_price(g: np.ndarray, A: np.ndarray, start_rows: int | None = None
+def cone_price(g: np.ndarray, A: np.ndarray, start_rows: int | None = None,
+               warm: np.ndarray | None = None
                ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
     """max {g^T u : ||u|| <= 1, A u >= 0}, the (unnormalized) projection u = g + A^T mu of g
     onto {u : A u >= 0}, and the multipliers mu as (rows, values).
 
     By Moreau's decomposition the projection is g + A^T mu* with
     mu* = argmin_{mu >= 0} ||g + A^T mu||, a non-negative least-squares problem, and the
-    price is its norm.  Row generation: NNLS on the most violated rows only, then add the rows
-    its projection violates until none is left.  A restricted NNLS (or an inexact one) always
-    gives an upper bound, and when its projection satisfies every row the KKT conditions of
-    the full projection hold: exact.  The violation test is relative to ||g|| and to each
-    row's norm, so the answer does not depend on the scale of g or A.
+    price is its norm.  Row generation: NNLS on the most violated rows (and the rows of
+    ``warm``, e.g. those of positive multiplier at an earlier pricing) only, then add the rows
+    its projection violates until none is left; from dimension ``WARM_NNLS_MIN_D`` on each
+    NNLS starts from the previous one's support (:func:`nnls_warm`).  A restricted NNLS (or
+    an inexact one) always gives an upper bound, and when its projection satisfies every
+    row the KKT conditions of the full projection hold: exact.  The violation test is
+    relative to ||g|| and to each row's norm, so the answer does not depend on the scale of
+    g or A.
     """
     none = (np.zeros(0, np.int64), np.zeros(0))
     if not np.any(g):
@@ -38,11 +48,20 @@ def cone_price(g: np.ndarray, A: np.ndarray, start_rows: int | None = None
     tol = VIOLATION_RTOL * float(np.linalg.norm(g)) * np.linalg.norm(A, axis=1)
     k = start_rows or 3 * g.shape[0]
     rows = np.argsort(vals)[: min(k, A.shape[0])]
+    support = np.zeros(0, np.int64)
+    if warm is not None and len(warm):
+        support = np.asarray(warm, dtype=np.int64)
+        rows = np.union1d(rows, support)
     u, mu = g, np.zeros(len(rows))
     for _ in range(MAX_ROUNDS):
         sub = A[rows]
         try:
-            mu, _ = nnls(sub.T, -g, maxiter=50 * max(len(rows), 10))
+            if g.shape[0] >= WARM_NNLS_MIN_D:
+                mu = nnls_warm(sub, -g, np.isin(rows, support))
+                if mu is None:
+                    raise RuntimeError("NNLS did not converge")
+            else:
+                mu, _ = nnls(sub.T, -g, maxiter=50 * max(len(rows), 10))
         except RuntimeError:  # iteration limit: the cone-free value is a valid upper bound
             return float(np.linalg.norm(g)), g.copy(), *none
         u = g + sub.T @ mu
@@ -50,10 +69,128 @@ def cone_price(g: np.ndarray, A: np.ndarray, start_rows: int | None = None
         bad = np.flatnonzero(vals < -tol)
         if len(bad) == 0:
             break
+        support = rows[mu > 0]
         extra = bad[np.argsort(vals[bad])[: max(len(rows), 1)]]
         rows = np.union1d(rows, extra)
     keep = mu > 0
     return float(np.linalg.norm(u)), u, rows[keep], mu[keep]
+
+
+def nnls_warm(B: np.ndarray, c: np.ndarray, passive: np.ndarray | None = None,
+              max_iter: int | None = None) -> np.ndarray | None:
+    """argmin_{mu >= 0} ||B^T mu - c|| for B (r, d), by the Lawson-Hanson active-set method
+    with the Cholesky factor of the support's Gram block B_S B_S^T extended row by row
+    (O(s d) per added index; refactored on removals), started from the support ``passive``
+    (a boolean (r,) mask, e.g. an earlier solution's: the method then needs only the changes
+    of the support).  None when it does not converge in ``max_iter`` (default 5 r) support
+    changes."""
+    r = B.shape[0]
+    if r == 0:
+        return np.zeros(0)
+    row_sq = np.einsum("ij,ij->i", B, B)
+    ztol = 1e-12 * float(np.linalg.norm(c)) * np.sqrt(np.max(row_sq, initial=0.0))
+    support = _Support(B, c, 1e-13 * float(np.max(row_sq, initial=0.0)))
+    start = np.flatnonzero(passive) if passive is not None else np.zeros(0, np.int64)
+    for j in start:
+        support.add(int(j))
+    mu = np.zeros(r)
+    while len(support.idx):  # warm start: shrink the support until its solution is positive
+        z = support.solve()
+        if z.min() > 0:
+            mu[support.idx] = z
+            break
+        support.keep(z > 0)
+    banned = np.zeros(r, dtype=bool)  # dependent on the support (numerically)
+    per_step = 1  # indices entering per step: doubled after a clean step, 1 after backtracking
+    for _ in range(max_iter or 5 * r + 10):
+        idx = support.idx
+        w = B @ (c - B[idx].T @ mu[idx])  # minus the gradient: positive entries may enter
+        w[idx] = -np.inf
+        w[banned] = -np.inf
+        top = np.argpartition(-w, min(per_step, r) - 1)[:per_step]
+        top = top[w[top] > ztol]
+        if len(top) == 0:
+            return mu
+        added = [bool(support.add(int(j))) for j in top[np.argsort(-w[top])]]
+        if not any(added):
+            banned[top] = True
+            continue
+        banned[:] = False
+        per_step = min(2 * per_step, ADD_PER_STEP)  # halved below when a step backtracks
+        while True:
+            z = support.solve()
+            if z.min(initial=np.inf) > 0:
+                mu[:] = 0.0
+                mu[support.idx] = z
+                break
+            per_step = 1
+            old = mu[support.idx]
+            neg = z <= 0
+            ratio = old[neg] / (old[neg] - z[neg])
+            alpha = float(np.min(ratio))
+            new = old + alpha * (z - old)
+            stay = new > 0
+            stay[np.flatnonzero(neg)[ratio <= alpha]] = False
+            mu[:] = 0.0
+            mu[support.idx[stay]] = new[stay]
+            support.keep(stay)
+    return None
+
+
+class _Support:
+    """The support S of an NNLS iterate and the Cholesky factor of B_S B_S^T, extended by
+    one row per added index and refactored on removals."""
+
+    def __init__(self, B: np.ndarray, c: np.ndarray, dtol: float):
+        self.B, self.c, self.dtol = B, c, dtol
+        self.idx = np.zeros(0, np.int64)
+        self._L = np.zeros((64, 64))  # the factor in the leading s x s block
+
+    @property
+    def L(self) -> np.ndarray:
+        s = len(self.idx)
+        return self._L[:s, :s]
+
+    def add(self, j: int) -> bool:
+        """Append index j; False (and no change) when its row is numerically dependent."""
+        s = len(self.idx)
+        bj = self.B[j]
+        col = self.B[self.idx] @ bj
+        lj = solve_triangular(self.L, col, lower=True, check_finite=False) if s else col
+        d2 = float(bj @ bj - lj @ lj)
+        if not d2 > self.dtol:
+            return False
+        if s + 1 > self._L.shape[0]:
+            grown = np.zeros((2 * (s + 1), 2 * (s + 1)))
+            grown[:s, :s] = self.L
+            self._L = grown
+        self._L[s, :s] = lj
+        self._L[s, s] = np.sqrt(d2)
+        self.idx = np.append(self.idx, j)
+        return True
+
+    def keep(self, mask: np.ndarray) -> None:
+        """Keep the indices ``mask`` (in the support's order): a truncation of the factor
+        when only the last ones leave, else a new factorization."""
+        mask = np.asarray(mask, dtype=bool)
+        idx = self.idx[mask]
+        self.idx = idx
+        s = len(idx)
+        if s == 0 or mask[:s].all():
+            return
+        Bs = self.B[idx]
+        try:
+            self._L[:s, :s] = np.linalg.cholesky(Bs @ Bs.T)
+        except np.linalg.LinAlgError:  # lost definiteness: rebuild by additions
+            self.idx = np.zeros(0, np.int64)
+            for j in idx:
+                self.add(int(j))
+
+    def solve(self) -> np.ndarray:
+        """The least-squares multipliers on the support (B_S B_S^T z = B_S c)."""
+        q = self.B[self.idx] @ self.c
+        half = solve_triangular(self.L, q, lower=True, check_finite=False)
+        return solve_triangular(self.L, half, lower=True, trans=1, check_finite=False)
 
 
 def cone_support(g: np.ndarray, A: np.ndarray) -> float:

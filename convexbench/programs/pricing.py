@@ -206,5 +206,9 @@ def extend_program(program, solution, lam: np.ndarray, max_new: int, seed: int =
             program.X, program.y, patterns, program.beta, program.loss, gates=gates
         )
     else:
-        extended = Relu2Program(program.X, program.y, patterns, program.beta, program.loss)
+        known = None
+        if program.directions is not None:
+            known = np.concatenate([program.directions[active], directions])
+        extended = Relu2Program(program.X, program.y, patterns, program.beta, program.loss,
+                                directions=known)
     return extended, len(new)

@@ -43,6 +43,16 @@ class Relu2Program(TwoLayerPatternProgram):
 
     model = "relu2"
 
+    def __init__(self, X, y, patterns, beta, loss: str | Loss = "squared",
+                 directions: np.ndarray | None = None):
+        super().__init__(X, y, patterns, beta, loss)
+        if directions is not None:
+            directions = np.asarray(directions, dtype=float)
+            directions = directions[np.asarray(patterns, dtype=bool).any(axis=1)]
+        # (P, d) a generating direction u per pattern (D = 1[X u >= 0]), if known: a point of
+        # its cone, from which the native solver bounds prices from below
+        self.directions = directions
+
     def block_shapes(self):
         return {"V": (self.n_groups, self.d), "W": (self.n_groups, self.d)}
 
