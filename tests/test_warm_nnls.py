@@ -83,3 +83,17 @@ def test_lower_prices_need_generating_directions():
     bare = type(program)(X, y, program.patterns, 0.1)
     assert family_for(bare).lower_prices(np.ones((bare.n_groups, 3))) is None
     assert family_for(program).lower_prices(np.ones((program.n_groups, 3))) is not None
+
+
+def test_lower_prices_ignore_directions_outside_their_cones():
+    """A direction that does not generate its pattern gives no bound (z = g + t u would not
+    be in the cone), never a bound above the price."""
+    rng = np.random.default_rng(3)
+    X, y = rng.standard_normal((40, 3)), rng.standard_normal(40)
+    program = make_program("relu2", X, y, 0.1, patterns=10, seed=3)
+    wrong = type(program)(X, y, program.patterns, 0.1,
+                          directions=-program.directions)  # generates the complements
+    fam = family_for(wrong)
+    _, grads = fam.cheap_prices(rng.standard_normal(40))
+    lows, _ = fam.lower_prices(grads)
+    assert np.all(np.isneginf(lows))

@@ -293,10 +293,12 @@ class TwoLayerFamily(ColumnFamily):
         or None: for the cone of pattern p and a gradient g, z = g + t u_p with u_p a
         generating direction of the pattern (K_p u_p >= 0) and t the smallest value making
         K_p z >= 0 is in the cone, so price >= g^T z / ||z|| (-inf when no t exists: a
-        row with K_p g < 0 and K_p u_p = 0).  O(n d P), no projection."""
+        row with K_p g < 0 and K_p u_p = 0, or when u_p is not in the cone: directions that
+        no longer generate their pattern).  O(n d P), no projection."""
         if self._interior is None:
             return None
         U, KU = self._interior
+        inside = np.all(KU >= 0, axis=0)  # u_p in its cone (else no bound for p)
         KG = (2.0 * self.masks - 1.0) * (self.X @ grads.T)  # (n, P)
         lows = np.full(2 * self.P, -np.inf)
         Z = np.zeros((2 * self.P, self.d))
@@ -305,7 +307,7 @@ class TwoLayerFamily(ColumnFamily):
             bad = Kg < 0
             with np.errstate(divide="ignore", invalid="ignore"):
                 need = np.where(bad, -Kg / KU, 0.0)
-            ok = ~np.any(bad & (KU <= 0), axis=0)
+            ok = ~np.any(bad & (KU <= 0), axis=0) & inside
             t = np.where(ok, need.max(axis=0, initial=0.0), 0.0)
             z = sign * grads + t[:, None] * U
             norms = np.linalg.norm(z, axis=1)
