@@ -133,7 +133,9 @@ def test_interrupt_then_resume_runs_every_cell_once(small_spec: Path, tmp_path: 
 def test_killed_process_resumes(small_spec: Path, tmp_path: Path, signum: int,
                                 jobs: int) -> None:
     results = tmp_path / "results"
-    env = {**os.environ, "CONVEXBENCH_TEST_CELL_SLEEP": "0.4"}
+    # cells sleep long enough that the signal lands before the last of them finishes, even
+    # on a loaded machine (at 0.4 s all 9 cells of the spec once finished first)
+    env = {**os.environ, "CONVEXBENCH_TEST_CELL_SLEEP": "1.0"}
     cmd = [sys.executable, "-m", "convexbench", "run", str(small_spec), "--out", str(results),
            "--jobs", str(jobs), "--no-progress"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
