@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import threading
 import time
 from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -59,6 +60,27 @@ def _init_worker() -> None:
 
 
 CellResults = Generator[tuple[RunCell, CellResult], None, None]
+
+
+def _interruptible() -> Callable[[], None]:
+    """In the main thread, make SIGINT and SIGTERM stop the run like Ctrl-C (a
+    ``KeyboardInterrupt``), also when the process started with SIGINT ignored (a background
+    job of a non-interactive shell); returns the function that restores the handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, stop)
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+    return restore
 
 
 def _local_results(pending: list[RunCell], jobs: int) -> CellResults:
@@ -174,6 +196,7 @@ def run_spec(
     n_run = n_errors = n_failed = 0
     interrupted = False
     bar = _progress(len(pending), spec.name, progress)
+    restore = _interruptible()
     try:
         if executor == "dask":
             results = _dask_results(pending, scheduler, jobs)
@@ -196,6 +219,7 @@ def run_spec(
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        restore()
         bar.close()
         store.finish_run(run_id, provenance.now(), n_run, n_errors, interrupted)
     return RunSummary(Path(results_dir), run_id, len(cells), n_skipped, n_run, n_errors,
