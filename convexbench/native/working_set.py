@@ -14,10 +14,11 @@ Outer loop:
 2. add every cone row of a working-set column that the solution violates (row generation:
    at the optimum only a few of the n rows of a group are tight);
 3. price ALL columns of the program against lam = -(loss gradient at the prediction), for the
-   hinge loss -y alpha with the restricted program's margin multipliers alpha: cone-free bounds
-   ||A_c^T lam|| for all columns at once (matrix-free, vectorized), then exact cone prices
-   (NNLS, or an atom SOCP for relu3) in decreasing order of the bound, branch-and-bound style;
-   columns priced above beta join the working set;
+   hinge loss -y alpha with the restricted program's margin multipliers alpha: columns that
+   a point of their cone already prices above beta join without more work (relu2), then
+   cone-free bounds ||A_c^T lam|| for all columns at once (matrix-free, vectorized), exact
+   cone prices (NNLS, or an atom SOCP for relu3) in decreasing order of the bound,
+   branch-and-bound style; columns priced above beta join the working set;
 4. stop when no row and no column was added and the dual gap, computed from an upper bound
    on the largest exact price over all columns, is below the tolerance.
 
@@ -139,7 +140,9 @@ def _price(
 ) -> tuple[list[int], list[np.ndarray], float]:
     """Violating columns outside the set (at most ``max_add``), their maximizers, and an upper
     bound on the largest exact price over all columns (valid when no violator was found;
-    infinite when the deadline interrupted the pricing).  The columns that survive the
+    infinite when the deadline interrupted the pricing).  Columns whose lower bound
+    (``fam.lower_prices``: a point of the column's cone) exceeds the threshold join first,
+    without an exact price, the largest bounds first.  The columns that survive the
     refined bound are priced exactly in batches of ``fam.price_batch`` columns in decreasing
     order of their cheap bounds (``fam.exact_prices``, one SOCP per batch for relu3; one at a
     time for the others).  One exact price cannot be interrupted (an NNLS or an SOCP:
