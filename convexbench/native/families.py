@@ -212,9 +212,10 @@ class TwoLayerFamily(ColumnFamily):
         self.patterns = program.patterns  # (P, n) bool
         self.masks = program.masks  # (n, P) 0/1: cone signs are 2 masks - 1, never stored
         directions = None if self.gated else program.directions
-        # K_p u_p for a generating direction u_p of each cone (n, P), for lower_prices
-        self._interior = None if directions is None else (
-            directions, (2.0 * self.masks - 1.0) * (self.X @ directions.T))
+        self._interior = None  # for lower_prices: U, K_p u_p (n, P), u_p in its cone (P,)
+        if directions is not None:
+            KU = (2.0 * self.masks - 1.0) * (self.X @ directions.T)
+            self._interior = (directions, KU, np.all(KU >= 0, axis=0))
         self._init_cache()
 
     def _split(self, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -297,8 +298,7 @@ class TwoLayerFamily(ColumnFamily):
         no longer generate their pattern).  O(n d P), no projection."""
         if self._interior is None:
             return None
-        U, KU = self._interior
-        inside = np.all(KU >= 0, axis=0)  # u_p in its cone (else no bound for p)
+        U, KU, inside = self._interior  # no bound for p when u_p is not in its cone
         KG = (2.0 * self.masks - 1.0) * (self.X @ grads.T)  # (n, P)
         lows = np.full(2 * self.P, -np.inf)
         Z = np.zeros((2 * self.P, self.d))

@@ -173,10 +173,6 @@ def _price(
         new, dirs = [int(c) for c in sure], [points[c] for c in sure]
         if len(new) >= max_add:
             return new, dirs, np.inf
-        outside = outside.copy()
-        outside[sure] = False
-        in_set = in_set.copy()
-        in_set[sure] = True
         taken[sure] = True  # not priced below
     best = 0.0
     skipped = 0.0  # the largest refined bound of a column that was not priced exactly

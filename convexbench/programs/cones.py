@@ -116,7 +116,7 @@ def nnls_warm(B: np.ndarray, c: np.ndarray, passive: np.ndarray | None = None,
             banned[top] = True
             continue
         banned[:] = False
-        per_step = min(2 * per_step, ADD_PER_STEP)  # halved below when a step backtracks
+        per_step = min(2 * per_step, ADD_PER_STEP)  # back to 1 below when a step backtracks
         while True:
             z = support.solve()
             if z.min(initial=np.inf) > 0:

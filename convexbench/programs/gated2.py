@@ -19,12 +19,12 @@ class GatedRelu2Program(TwoLayerPatternProgram):
     def __init__(
         self, X, y, patterns, beta, loss: str | Loss = "squared", gates: np.ndarray | None = None
     ):
-        super().__init__(X, y, patterns, beta, loss)
-        if gates is not None:
-            gates = np.asarray(gates, dtype=float)
-            raw = np.asarray(patterns, dtype=bool)
-            gates = gates[raw.any(axis=1)]
-        self.gates = gates  # (P, d) generating directions, if known
+        super().__init__(X, y, patterns, beta, loss, directions=gates)
+
+    @property
+    def gates(self) -> np.ndarray | None:
+        """(P, d) the patterns' generating directions, if known: the network's gates."""
+        return self.directions
 
     def block_shapes(self):
         return {"U": (self.n_groups, self.d)}

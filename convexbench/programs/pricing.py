@@ -198,17 +198,13 @@ def extend_program(program, solution, lam: np.ndarray, max_new: int, seed: int =
     if len(new) == 0:
         return program, 0
     patterns = np.concatenate([program.patterns[active], new])
+    known = (None if program.directions is None
+             else np.concatenate([program.directions[active], directions]))
     if gated:
-        gates = None
-        if program.gates is not None:
-            gates = np.concatenate([program.gates[active], directions])
         extended = GatedRelu2Program(
-            program.X, program.y, patterns, program.beta, program.loss, gates=gates
+            program.X, program.y, patterns, program.beta, program.loss, gates=known
         )
     else:
-        known = None
-        if program.directions is not None:
-            known = np.concatenate([program.directions[active], directions])
         extended = Relu2Program(program.X, program.y, patterns, program.beta, program.loss,
                                 directions=known)
     return extended, len(new)

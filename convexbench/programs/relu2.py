@@ -15,16 +15,23 @@ from convexbench.programs.cones import max_cone_support
 class TwoLayerPatternProgram(ConvexProgram):
     """Shared parts of the two-layer programs: data, patterns (P, n) bool, masks."""
 
-    def __init__(self, X, y, patterns: np.ndarray, beta: float, loss: str | Loss = "squared"):
+    def __init__(self, X, y, patterns: np.ndarray, beta: float, loss: str | Loss = "squared",
+                 directions: np.ndarray | None = None):
         super().__init__(X, y, beta, loss)
         patterns = np.asarray(patterns, dtype=bool)
         if patterns.ndim != 2 or patterns.shape[1] != self.n:
             raise UserError(f"patterns must have shape (P, n={self.n}), got {patterns.shape}")
-        patterns = patterns[patterns.any(axis=1)]  # the all-zero pattern contributes nothing
+        nonzero = patterns.any(axis=1)  # the all-zero pattern contributes nothing
+        patterns = patterns[nonzero]
         if len(patterns) == 0:
             raise UserError("no non-zero sign pattern to build the program on")
         self.patterns = patterns
         self.masks = patterns.T.astype(float)  # (n, P)
+        # (P, d) a generating direction u of each pattern (D = 1[X u >= 0]), if known: gated
+        # networks use them as gates on new data, the native solver as points of relu2's
+        # cones (lower bounds on prices)
+        self.directions = (None if directions is None
+                           else np.asarray(directions, dtype=float)[nonzero])
 
     @property
     def n_groups(self) -> int:
@@ -42,16 +49,6 @@ class Relu2Program(TwoLayerPatternProgram):
     """min L(sum_i D_i X (v_i - w_i), y) + beta sum_i ||v_i|| + ||w_i||, cone constrained."""
 
     model = "relu2"
-
-    def __init__(self, X, y, patterns, beta, loss: str | Loss = "squared",
-                 directions: np.ndarray | None = None):
-        super().__init__(X, y, patterns, beta, loss)
-        if directions is not None:
-            directions = np.asarray(directions, dtype=float)
-            directions = directions[np.asarray(patterns, dtype=bool).any(axis=1)]
-        # (P, d) a generating direction u per pattern (D = 1[X u >= 0]), if known: a point of
-        # its cone, from which the native solver bounds prices from below
-        self.directions = directions
 
     def block_shapes(self):
         return {"V": (self.n_groups, self.d), "W": (self.n_groups, self.d)}

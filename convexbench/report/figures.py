@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from convexbench.analysis.claims import cells_with_role  # noqa: E402
+from convexbench.analysis.claims import cells_with_role, verified_convex  # noqa: E402
 from convexbench.analysis.plots import save_figure  # noqa: E402
 from convexbench.report.tables import ReportItem  # noqa: E402
 
@@ -64,10 +64,7 @@ def objective_vs_time(df: pd.DataFrame, model: str, out_dir: str | Path) -> Repo
         return None
     cells = cells[(cells["model"] == model) & (cells["status"] == "ok")]
     base = cells[cells["kind"] == "baseline"]
-    conv = cells[cells["kind"] == "convex"]
-    if "verified" in conv:  # the caption promises verified optima; failed solves have none
-        conv = conv[conv["verified"].fillna(False).astype(bool)]
-    conv = conv[np.isfinite(pd.to_numeric(conv["objective"], errors="coerce"))]
+    conv = verified_convex(cells)  # the caption promises verified optima
     # one panel per (experiment, dataset): runs against the convex cells of their experiment
     with_runs = set(zip(base["experiment"], base["dataset"], strict=True))
     panels = [k for k in dict.fromkeys(zip(conv["experiment"], conv["dataset"], strict=True))
