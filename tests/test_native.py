@@ -52,6 +52,22 @@ def test_sampled_patterns_match_clarabel(model, factor):
     check_against_clarabel(program)
 
 
+@pytest.mark.parametrize("loss", ["squared", "hinge"])
+def test_gated_working_set_matches_clarabel(loss):
+    """gated2 with these losses goes to the sample-space interior-point method up to 2000
+    samples; the working set, used beyond, still reaches Clarabel's optimum."""
+    X, y = planted(60, 4, seed=1)
+    if loss == "hinge":
+        y = np.where(y >= np.median(y), 1.0, -1.0)
+    program = make_program("gated2", X, y, beta_for(X, y, 0.02), loss=loss, patterns=40, seed=2)
+    run = solve_native(program, NativeOptions(sample_ipm_losses=()))
+    assert run.status == "optimal" and run.n_rows == 0 and run.iterations >= 2
+    cert = certify(program, run.solution)
+    assert cert.holds(1e-6), cert
+    ref = solve(program, "clarabel", "high")
+    assert abs(cert.objective - ref.objective) <= 1e-6 * abs(ref.objective)
+
+
 @pytest.mark.parametrize("model", ["relu2", "gated2"])
 def test_exact_patterns_match_clarabel(model):
     X, y = planted(30, 2, seed=3, bias=True)  # rank 3: Cover's count of patterns
@@ -224,7 +240,8 @@ def test_geometric_growth_takes_fewer_rounds_to_the_same_optimum():
     y = rng.standard_normal(200)
     program = make_program("gated2", X, y, 0.01 * float(np.abs(X.T @ y).max()), patterns=120,
                            seed=7)
-    runs = {g: solve_native(program, NativeOptions(growth=g, dense_fraction=2.0))
+    runs = {g: solve_native(program, NativeOptions(growth=g, dense_fraction=2.0,
+                                                   sample_ipm_losses=()))
             for g in (0.0, 0.5)}
     assert all(r.status == "optimal" for r in runs.values())
     assert runs[0.0].n_columns >= 60  # the regime this is for
@@ -232,7 +249,7 @@ def test_geometric_growth_takes_fewer_rounds_to_the_same_optimum():
     objs = [program.objective(r.solution) for r in runs.values()]
     assert abs(objs[0] - objs[1]) <= 1e-7 * abs(objs[1]), objs
     # ... and when most columns outside still violate, all of them join at once
-    dense = solve_native(program, NativeOptions(growth=0.0))
+    dense = solve_native(program, NativeOptions(growth=0.0, sample_ipm_losses=()))
     assert dense.status == "optimal"
     assert dense.iterations < runs[0.0].iterations
     assert abs(program.objective(dense.solution) - objs[1]) <= 1e-7 * abs(objs[1])

@@ -18,7 +18,8 @@ from convexbench.native.dense_gram import (
     _mirror_upper,
 )
 from convexbench.native.families import family_for
-from convexbench.native.ipm import _Cones, _jordan, _jordan_solve, _max_step_q, solve_ipm
+from convexbench.native.ipm import solve_ipm
+from convexbench.native.nt_cones import Cones, jordan, jordan_solve, max_step_q
 from convexbench.native.reduced import solve_reduced
 from convexbench.programs import make_program
 
@@ -105,7 +106,7 @@ def test_row_weighted_gram_solves_like_the_low_rank_gram_with_closed_form_soc_bl
     x = rng.standard_normal(k * d)
     np.testing.assert_allclose(gram.matvec(x), H @ x, atol=1e-9 * (1 + np.abs(H @ x).max()))
     # Newton blocks: the second-order cone's Schur complement S_c, plus cone rows on some
-    cones = _Cones(np.ones(0), np.ones(0), _interior(rng, k, d), _interior(rng, k, d))
+    cones = Cones(np.ones(0), np.ones(0), _interior(rng, k, d), _interior(rng, k, d))
     _, _, S = cones.inv_sq_blocks()
     soc = SocInverse(cones.eta**2, cones.w[:, 1:], rng.random(k) < 0.5)
     for c in range(k):  # the closed form: S_c^{-1} = eta_c^2 (I + 2 w w^T)
@@ -128,7 +129,7 @@ def test_row_weighted_gram_solves_like_the_low_rank_gram_with_closed_form_soc_bl
 def test_nesterov_todd_scaling_identities(seed, B, d):
     rng = np.random.default_rng(seed)
     s, z = _interior(rng, B, d), _interior(rng, B, d)
-    cones = _Cones(np.ones(0), np.ones(0), s, z)
+    cones = Cones(np.ones(0), np.ones(0), s, z)
     # W z = W^-1 s = lambda, and W^-2 is the inverse of W W
     np.testing.assert_allclose(cones.scale_q(z), cones.lam_q, rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(cones.unscale_q(s), cones.lam_q, rtol=1e-8, atol=1e-10)
@@ -151,9 +152,9 @@ def test_jordan_solve_inverts_the_jordan_product_and_steps_stop_at_the_boundary(
     rng = np.random.default_rng(seed)
     lam = _interior(rng, B, d)
     v = rng.standard_normal((B, d + 1))
-    np.testing.assert_allclose(_jordan(lam, _jordan_solve(lam, v)), v, rtol=1e-7, atol=1e-8)
+    np.testing.assert_allclose(jordan(lam, jordan_solve(lam, v)), v, rtol=1e-7, atol=1e-8)
     ds = rng.standard_normal((B, d + 1)) * 3.0
-    a = _max_step_q(lam, ds)
+    a = max_step_q(lam, ds)
     det = lambda u: u[:, 0] ** 2 - np.sum(u[:, 1:] ** 2, axis=1)  # noqa: E731
     inside = lam + 0.999 * min(a, 1e6) * ds
     assert np.all(det(inside) >= -1e-9) and np.all(inside[:, 0] >= -1e-9)

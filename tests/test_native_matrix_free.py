@@ -83,7 +83,7 @@ def test_matrix_free_route_reaches_the_dense_routes_optimum(monkeypatch, max_n, 
     y = np.maximum(X @ rng.standard_normal(6), 0) - np.maximum(X @ rng.standard_normal(6), 0)
     beta = frac * float(np.abs(X.T @ y).max())
     program = make_program("gated2", X, y, beta, patterns=30, seed=1)
-    dense = solve_native(program, NativeOptions(tol=1e-7))
+    dense = solve_native(program, NativeOptions(tol=1e-7, sample_ipm_losses=()))
     monkeypatch.setattr(working_set, "_matrix_free", lambda fam, k: fam.R == 0)
     built: list[MatrixFreeGram] = []
 
@@ -93,7 +93,8 @@ def test_matrix_free_route_reaches_the_dense_routes_optimum(monkeypatch, max_n, 
             built.append(self)
 
     monkeypatch.setattr(working_set, "MatrixFreeGram", Counted)
-    free = solve_native(program, NativeOptions(tol=1e-7, sample_space_max_n=max_n))
+    free = solve_native(program, NativeOptions(tol=1e-7, sample_space_max_n=max_n,
+                                                sample_ipm_losses=()))
     assert built and all((g.sample is not None) == bool(max_n) for g in built)
     assert free.status == "optimal"
     cert = certify(program, free.solution)

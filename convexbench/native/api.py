@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from convexbench.names import LOSSES
 from convexbench.native.group_lasso import fista_gated
+from convexbench.native.sample_ipm import solve_gated_in_sample_space, use_sample_ipm
 from convexbench.native.working_set import NativeOptions, NativeRun, solve_working_set
 from convexbench.programs.base import ConvexProgram, Solution
 from convexbench.programs.gated2 import GatedRelu2Program
@@ -65,6 +66,9 @@ def _solve(program: ConvexProgram, opts: NativeOptions, warm_start: Solution | N
                           tol=opts.safety * opts.tol, time_limit=opts.time_limit, U0=U0)
         return NativeRun({"U": run.U}, run.status, run.iterations, 0, run.seconds,
                          run.relative_gap, 0.0, program.n_active({"U": run.U}), 0, run.trace)
+    if use_sample_ipm(program, opts):
+        assert isinstance(program, GatedRelu2Program)
+        return solve_gated_in_sample_space(program, opts)
     return solve_working_set(program, opts, warm_start=warm_start)
 
 

@@ -181,7 +181,8 @@ class PackedGram(NewtonViews):
 class SocInverse:
     """Closed-form inverses of the Newton blocks that are a second-order cone's alone (one
     block of d per column, no cone rows): there B_c = S_c = (I - 2 w w^T / (2 w0^2 - 1)) /
-    eta^2 (``_Cones.inv_sq_blocks``, w = w_c[1:]), and as w0^2 - ||w||^2 = 1 (Sherman-Morrison)
+    eta^2 (``nt_cones.Cones.inv_sq_blocks``, w = w_c[1:]), and as w0^2 - ||w||^2 = 1
+    (Sherman-Morrison)
     B_c^{-1} = eta^2 (I + 2 w w^T): a multiple of the identity plus a rank-one term."""
 
     eta2: np.ndarray  # (k,)

@@ -25,114 +25,14 @@ import scipy.sparse as sp
 
 from convexbench.native.deadline import NEVER, Deadline, DeadlineExpired
 from convexbench.native.dense_gram import Gram, SocInverse
+from convexbench.native.nt_cones import (
+    Cones,
+    jordan,
+    jordan_solve,
+    max_step,
+    shift_into_cones,
+)
 from convexbench.native.reduced import ReducedResult
-
-
-class _Cones:
-    """Nesterov-Todd scaling of the nonnegative rows and the second-order blocks."""
-
-    def __init__(self, sl, zl, sq, zq):
-        self.wl = np.sqrt(sl / zl)  # W = diag(wl)
-        self.lam_l = np.sqrt(sl * zl)
-        s_det = sq[:, 0] ** 2 - np.einsum("bi,bi->b", sq[:, 1:], sq[:, 1:])
-        z_det = zq[:, 0] ** 2 - np.einsum("bi,bi->b", zq[:, 1:], zq[:, 1:])
-        s_det, z_det = np.maximum(s_det, 1e-300), np.maximum(z_det, 1e-300)
-        sbar = sq / np.sqrt(s_det)[:, None]
-        zbar = zq / np.sqrt(z_det)[:, None]
-        gamma = np.sqrt(np.maximum(0.5 * (1.0 + np.einsum("bi,bi->b", sbar, zbar)), 1e-300))
-        w = sbar.copy()
-        w[:, 0] += zbar[:, 0]
-        w[:, 1:] -= zbar[:, 1:]
-        w /= (2.0 * gamma)[:, None]
-        self.w = w  # w^T J w = 1
-        self.eta = (s_det / z_det) ** 0.25
-        self.lam_q = self.scale_q(zq)
-
-    # W v, W^{-1} v and W^{-2} v for the second-order blocks (v: (B, d+1))
-    def _wbar(self, v: np.ndarray, inverse: bool) -> np.ndarray:
-        w0, w1 = self.w[:, 0], self.w[:, 1:]
-        sign = -1.0 if inverse else 1.0
-        w1v = np.einsum("bi,bi->b", w1, v[:, 1:])
-        out = np.empty_like(v)
-        out[:, 0] = w0 * v[:, 0] + sign * w1v
-        out[:, 1:] = (v[:, 1:] + (sign * v[:, 0] + w1v / (1.0 + w0))[:, None] * w1)
-        return out
-
-    def scale_q(self, v):
-        return self.eta[:, None] * self._wbar(v, False)
-
-    def unscale_q(self, v):
-        return self._wbar(v, True) / self.eta[:, None]
-
-    def inv_sq_blocks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """W^{-2} = (2 a a^T - J) / eta^2 (a = J w) per block, as its tt entry alpha, its xt
-        column c and the Schur complement S = D - c c^T / alpha of its xx block D, which
-        simplifies to (I - 2 w1 w1^T / (2 w0^2 - 1)) / eta^2 (positive definite)."""
-        w0, w1 = self.w[:, 0], self.w[:, 1:]
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            e2 = 1.0 / self.eta**2
-            alpha = e2 * (2.0 * w0**2 - 1.0)
-            c = -2.0 * (e2 * w0)[:, None] * w1
-            S = (-2.0 / (2.0 * w0**2 - 1.0))[:, None, None] * w1[:, :, None] * w1[:, None, :]
-            S += np.eye(w1.shape[1])[None]
-            S *= e2[:, None, None]
-        return alpha, c, S
-
-
-def _jordan(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    out = np.empty_like(u)
-    out[:, 0] = np.einsum("bi,bi->b", u, v)
-    out[:, 1:] = u[:, :1] * v[:, 1:] + v[:, :1] * u[:, 1:]
-    return out
-
-
-def _jordan_solve(lam: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """x with lam o x = v (second-order blocks)."""
-    l0, l1 = lam[:, 0], lam[:, 1:]
-    det = l0**2 - np.einsum("bi,bi->b", l1, l1)
-    out = np.empty_like(v)
-    out[:, 0] = (l0 * v[:, 0] - np.einsum("bi,bi->b", l1, v[:, 1:])) / det
-    out[:, 1:] = (v[:, 1:] - out[:, :1] * l1) / l0[:, None]
-    return out
-
-
-def _max_step_q(s: np.ndarray, ds: np.ndarray) -> float:
-    """Largest a with s + a ds in the second-order cones (s interior)."""
-    if len(s) == 0:
-        return np.inf
-    a = ds[:, 0] ** 2 - np.einsum("bi,bi->b", ds[:, 1:], ds[:, 1:])
-    b = s[:, 0] * ds[:, 0] - np.einsum("bi,bi->b", s[:, 1:], ds[:, 1:])
-    c = s[:, 0] ** 2 - np.einsum("bi,bi->b", s[:, 1:], s[:, 1:])
-    disc = b * b - a * c
-    steps = np.full(len(s), np.inf)
-    real = disc >= 0
-    root = np.sqrt(np.where(real, disc, 0.0))
-    q = -(b + np.copysign(root, b))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r1 = np.where(a != 0, q / a, np.inf)
-        r2 = np.where(q != 0, c / q, np.inf)
-    for r in (r1, r2):
-        r = np.where(real & (r > 0), r, np.inf)
-        steps = np.minimum(steps, r)
-    # leaving through the apex needs ds0 < 0; the quadratic root covers it
-    return float(steps.min())
-
-
-def _max_step_l(s: np.ndarray, ds: np.ndarray) -> float:
-    neg = ds < 0
-    return float(np.min(-s[neg] / ds[neg])) if np.any(neg) else np.inf
-
-
-def _shift_into_cones(sl: np.ndarray, sq: np.ndarray) -> None:
-    """s <- s + (1 + a) e when s is not strictly inside (CVXOPT's initial point rule)."""
-    worst = -np.inf
-    if len(sl):
-        worst = max(worst, float(-sl.min()))
-    if len(sq):
-        worst = max(worst, float(np.max(np.linalg.norm(sq[:, 1:], axis=1) - sq[:, 0])))
-    if worst >= -1e-8:
-        sl += 1.0 + worst
-        sq[:, 0] += 1.0 + worst
 
 
 class _Kkt:
@@ -179,7 +79,7 @@ class _Kkt:
     def G_u(self, x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return -self.K(x), -np.concatenate([t[:, None], x[self.xi_block]], axis=1)
 
-    def factor(self, cones: _Cones, deadline: Deadline = NEVER) -> bool:
+    def factor(self, cones: Cones, deadline: Deadline = NEVER) -> bool:
         """Factor P + G^T W^-2 G with t eliminated: H plus a block-diagonal matrix."""
         k, m, d, md = self.k, self.m, self.d, self.md
         alpha, c, S = cones.inv_sq_blocks()
@@ -202,7 +102,7 @@ class _Kkt:
                 soc = SocInverse(cones.eta**2, cones.w[:, 1:], np.diff(self.bounds) == 0)
         return self.gram.factor(blocks, soc, deadline)
 
-    def solve(self, cones: _Cones, bx, bt, bzl, bzq):
+    def solve(self, cones: Cones, bx, bt, bzl, bzq):
         """Solve [P G^T; G -W^2] [du; dz] = [b_u; b_z] with the current factor."""
         alpha, c = self.alpha, self.c
         wq = cones.unscale_q(cones.unscale_q(bzq))  # W^{-2} bzq
@@ -216,7 +116,7 @@ class _Kkt:
         dzq = cones.unscale_q(cones.unscale_q(Gq - bzq))
         return dx, dt, dzl, dzq
 
-    def residual(self, cones: _Cones, rhs, dx, dt, dzl, dzq):
+    def residual(self, cones: Cones, rhs, dx, dt, dzl, dzq):
         """rhs - [P G^T; G -W^2] [du; dz]."""
         bx, bt, bzl, bzq = rhs
         gx, gt = self.GT_z(dzl, dzq)
@@ -224,17 +124,12 @@ class _Kkt:
         return (bx - self.gram.matvec(dx) - gx, bt - gt, bzl - Gl + cones.wl**2 * dzl,
                 bzq - Gq + cones.scale_q(cones.scale_q(dzq)))
 
-    def solve_refined(self, cones: _Cones, rhs, refine: int):
+    def solve_refined(self, cones: Cones, rhs, refine: int):
         sol = self.solve(cones, *rhs)
         for _ in range(refine):  # iterative refinement on the unreduced system
             corr = self.solve(cones, *self.residual(cones, rhs, *sol))
             sol = tuple(a + b for a, b in zip(sol, corr, strict=True))
         return sol
-
-
-def _max_step(sl, zl, sq, zq, dsl, dzl, dsq, dzq) -> float:
-    return min(_max_step_l(sl, dsl), _max_step_l(zl, dzl), _max_step_q(sq, dsq),
-               _max_step_q(zq, dzq))
 
 
 def solve_ipm(
@@ -258,7 +153,7 @@ def solve_ipm(
     r, B = kkt.r, kkt.B
     q_x, q_t = -Aty, np.full(B, beta)
     # initial point (CVXOPT): solve with W = I, then shift s and z into the cones
-    cones = _Cones(np.ones(r), np.ones(r), _unit(B, d), _unit(B, d))
+    cones = Cones(np.ones(r), np.ones(r), _unit(B, d), _unit(B, d))
     try:
         factored = kkt.factor(cones, deadline)
     except DeadlineExpired:
@@ -269,8 +164,8 @@ def solve_ipm(
                              time.perf_counter() - start)
     x, t, zl, zq = kkt.solve(cones, -q_x, -q_t, np.zeros(r), np.zeros((B, d + 1)))
     sl, sq = -zl, -zq
-    _shift_into_cones(sl, sq)
-    _shift_into_cones(zl, zq)
+    shift_into_cones(sl, sq)
+    shift_into_cones(zl, zq)
     nu = r + B
     status = "MaxIterations"
     best: tuple[float, np.ndarray] = (np.inf, x)  # (worst of gap and residuals, x)
@@ -302,7 +197,7 @@ def solve_ipm(
                 if deadline.expired():
                     status = "MaxTime"
                     break
-                cones = _Cones(sl, zl, sq, zq)
+                cones = Cones(sl, zl, sq, zq)
                 if not kkt.factor(cones, deadline):
                     status = "NumericalError"
                     break
@@ -320,14 +215,14 @@ def solve_ipm(
 
                 # predictor (affine scaling): v = -lam
                 dx, dt, dzl, dzq, dsl, dsq = direction(-lam_l, -lam_q)
-                a_aff = min(1.0, _max_step(sl, zl, sq, zq, dsl, dzl, dsq, dzq))
+                a_aff = min(1.0, max_step(sl, zl, sq, zq, dsl, dzl, dsq, dzq))
                 sigma = (1.0 - a_aff) ** 3
                 # corrector: lam o v = -lam o lam - (W^-1 ds_a) o (W dz_a) + sigma mu e
                 cl = -lam_l * lam_l - (dsl / cones.wl) * (cones.wl * dzl) + sigma * mu
-                cq = -_jordan(lam_q, lam_q) - _jordan(cones.unscale_q(dsq), cones.scale_q(dzq))
+                cq = -jordan(lam_q, lam_q) - jordan(cones.unscale_q(dsq), cones.scale_q(dzq))
                 cq[:, 0] += sigma * mu
-                dx, dt, dzl, dzq, dsl, dsq = direction(cl / lam_l, _jordan_solve(lam_q, cq))
-                a = min(1.0, 0.99 * _max_step(sl, zl, sq, zq, dsl, dzl, dsq, dzq))
+                dx, dt, dzl, dzq, dsl, dsq = direction(cl / lam_l, jordan_solve(lam_q, cq))
+                a = min(1.0, 0.99 * max_step(sl, zl, sq, zq, dsl, dzl, dsq, dzq))
                 if not np.isfinite(a) or a < 1e-12:
                     status = "NumericalError"
                     break
