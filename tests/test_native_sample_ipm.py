@@ -114,3 +114,27 @@ def test_only_small_gated_programs_with_these_losses():
     X, y = rng.standard_normal((40, 3)), rng.standard_normal(40)
     relu2 = make_program("relu2", X, y, 0.1, patterns=10, seed=0)
     assert not use_sample_ipm(relu2, NativeOptions())
+
+
+def test_the_working_set_hands_dense_optima_over(monkeypatch):
+    """Sparse optimum: the working set finishes alone; dense optimum (small beta): its first
+    pricing finds most columns violating and the sample-space method takes over.  Both
+    answers certified."""
+    from convexbench.native import api
+
+    calls: list[int] = []
+    original = api.solve_gated_in_sample_space
+
+    def spy(program, opts):
+        calls.append(program.n)
+        return original(program, opts)
+
+    monkeypatch.setattr(api, "solve_gated_in_sample_space", spy)
+    for factor, handed_over in ((0.5, False), (1e-3, True)):
+        calls.clear()
+        program = _program(11, "squared", n=300, d=4, P=80, factor=factor)
+        assert 20 * program.d <= program.n  # the working set is tried first
+        run = solve_native(program, NativeOptions())
+        assert run.status == "optimal"
+        assert bool(calls) == handed_over, (factor, run.n_columns)
+        assert certify(program, run.solution).holds(1e-6)

@@ -93,6 +93,9 @@ class NativeOptions:
     # 6.1 / 3.1 s at the last two; hinge 11 / 13 / 17 s against 56 s at 1e-1 (Clarabel and
     # ECOS: over 300 s)
     sample_ipm_max_n: int = 2000
+    dense_handoff: bool = False  # cone-free programs: stop the working set as soon as a
+    # pricing finds the optimum dense (``dense_fraction`` of the columns outside violate),
+    # returning ``NativeRun.dense`` for the sample-space method to take over (api.py)
     sample_ipm_max_n_hinge: int = 4000
 
 
@@ -109,6 +112,7 @@ class NativeRun:
     n_rows: int
     trace: list[tuple[float, float, float]] = field(default_factory=list)  # (t, obj, viol)
     message: str = ""
+    dense: bool = False  # stopped by ``NativeOptions.dense_handoff`` (not a final answer)
 
 
 @dataclass
@@ -143,6 +147,16 @@ def _seed(fam: ColumnFamily, cols: np.ndarray, x: np.ndarray, count: int) -> np.
     return which & ~zero
 
 
+def _dense(fam: ColumnFamily, cheap: np.ndarray, thresh: float, in_set: np.ndarray,
+           dense_fraction: float) -> bool:
+    """Whether at least ``dense_fraction`` of the columns outside the set violate, by their
+    ``cheap`` prices (cone-free families, where these are exact, after a restricted solve)."""
+    if fam.R or not in_set.any():
+        return False
+    outside = ~in_set
+    return np.count_nonzero(outside & (cheap > thresh)) >= dense_fraction * outside.sum()
+
+
 def _price(
     fam: ColumnFamily, lam: np.ndarray, beta: float, thresh: float, in_set: np.ndarray,
     max_add: int, deadline: Deadline = NEVER, dense_fraction: float = np.inf,
@@ -161,8 +175,7 @@ def _price(
     cheap, grads = fam.cheap_prices(lam)
     order = np.argsort(-cheap)
     outside = ~in_set
-    if (fam.R == 0 and in_set.any()
-            and np.count_nonzero(outside & (cheap > thresh)) >= dense_fraction * outside.sum()):
+    if _dense(fam, cheap, thresh, in_set, dense_fraction):
         # a dense optimum (cone-free prices are exact): most columns still violate after a
         # restricted solve, so growing the set by rounds only adds rounds (uci:pima gated2,
         # beta = 1e-2 lambda_max: 6 restricted solves, 49 Newton steps)
@@ -447,6 +460,11 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
             # a restricted Newton step costs one n x n factorization whatever the width:
             # every violator joins at once (full-size Fashion-MNIST gated2: 5 rounds -> 1)
             max_add = fam.n_columns
+        if opts.dense_handoff and _dense(fam, fam.cheap_prices(-direction)[0], thresh, in_set,
+                                         opts.dense_fraction):
+            return NativeRun(fam.to_solution(state.cols, state.x), "optimal_inaccurate", it,
+                             inner, elapsed(), np.inf, float(violation), len(state.cols), 0,
+                             trace, "dense optimum: handed over", dense=True)
         new, dirs, bound = _price(fam, -direction, beta, thresh, in_set, max_add, deadline,
                                   opts.dense_fraction)
         feasible = violation <= opts.tol
