@@ -2,8 +2,11 @@
 accurate restricted solves (squared loss: a dense primal-dual interior-point method on the
 small reduced program, ``ipm.py``, with a warm-started active-set Newton method first for
 gated ReLU, ``newton.py``, and Clarabel as a fallback; logistic: proximal Newton with those
-solvers, ``logistic.py``; hinge: Clarabel on the reduced program), plus FISTA for gated
-ReLU.
+solvers, ``logistic.py``; hinge: Clarabel on the reduced program); for gated ReLU up to a
+few thousand samples, an interior-point method on the whole program in sample space
+(``sample_ipm.py``: n x n Newton systems; squared, hinge and logistic losses), which takes
+over from the working set as soon as a pricing finds the optimum dense; plus FISTA for
+gated ReLU.
 
 Entry points: :func:`solve_native` (one program), :func:`solve_path` (a decreasing beta path
 with warm starts).  The backend wrapper is ``convexbench.backends.native.NativeBackend``.

@@ -67,7 +67,7 @@ class SampleIpmResult:
 
 
 class _Structure:
-    """G, h, c and the n x n Newton matrix of the dual program of one gated program."""
+    """The dual program of one gated program: its objective f, G, h and n x n Newton matrix."""
 
     def __init__(self, program: GatedRelu2Program):
         self.X = np.ascontiguousarray(program.X, dtype=float)
@@ -86,8 +86,8 @@ class _Structure:
         self.hq = np.zeros((self.P, self.d + 1))
         self.hq[:, 0] = self.beta
 
-    # the dual objective f: p/2 ||lam||^2 - y^T lam (squared, hinge), or for the logistic loss
-    # sum_i e(y_i lam_i) with the entropy e(q) = q log q + (1 - q) log(1 - q), q in (0, 1)
+    # the dual objective f: 1/2 ||lam||^2 - y^T lam (squared), -y^T lam (hinge), or for the
+    # logistic loss sum_i e(y_i lam_i) with the entropy e(q) = q log q + (1 - q) log(1 - q)
     def gradient(self, lam: np.ndarray) -> np.ndarray:
         """f'(lam); for the logistic loss also sets ``hess`` to f''(lam) (diagonal)."""
         if self.loss != "logistic":
@@ -128,7 +128,7 @@ class _Structure:
         return out
 
     def factor(self, cones: Cones) -> tuple[np.ndarray, bool] | None:
-        """Cholesky factor of the Newton matrix p I + G^T W^-2 G (None when it fails)."""
+        """Cholesky factor of the Newton matrix f'' + G^T W^-2 G (None when it fails)."""
         e2 = 1.0 / cones.eta**2
         w1 = cones.w[:, 1:]
         # lower triangles only (syrk: half the flops of a product; cho_factor reads no more)
@@ -149,7 +149,7 @@ class _Structure:
             return None
 
     def solve(self, factor, cones: Cones, bx, bzl, bzq):
-        """Solve [P G^T; G -W^2] [dlam; dz] = [bx; bz] with the factor of the Newton matrix."""
+        """Solve [f'' G^T; G -W^2] [dlam; dz] = [bx; bz] with the Newton matrix's factor."""
         wl2 = cones.wl**2 if self.hinge else np.ones(0)
         wq = cones.unscale_q(cones.unscale_q(bzq))  # W^-2 bzq
         rhs = bx + self.GT(bzl / wl2, wq)
@@ -160,7 +160,7 @@ class _Structure:
         return dlam, dzl, dzq
 
     def residual(self, cones: Cones, rhs, dlam, dzl, dzq):
-        """rhs - [P G^T; G -W^2] [dlam; dz]."""
+        """rhs - [f'' G^T; G -W^2] [dlam; dz]."""
         bx, bzl, bzq = rhs
         gl, gq = self.G(dlam)
         wl2 = cones.wl**2 if self.hinge else np.ones(0)
@@ -194,7 +194,7 @@ def _certified_gap(program: GatedRelu2Program, st: _Structure, U: np.ndarray,
 
 def solve_sample_ipm(program: GatedRelu2Program, tol: float, deadline: Deadline,
                      max_iter: int = 100) -> SampleIpmResult:
-    """Solve the gated program (squared or hinge loss) until the certified relative gap is at
+    """Solve the gated program (squared, hinge or logistic loss) until the certified gap is at
     most ``tol``.  Returns the point with the lowest certified gap, status ``optimal``, or
     ``optimal_inaccurate`` when the iteration stalls above ``tol``; under ``deadline``,
     status ``time_limit`` with the lower-objective of that point and zero.  An iteration that
