@@ -131,9 +131,11 @@ class _Structure:
         """Cholesky factor of the Newton matrix f'' + G^T W^-2 G (None when it fails)."""
         e2 = 1.0 / cones.eta**2
         w1 = cones.w[:, 1:]
-        # lower triangles only (syrk: half the flops of a product; cho_factor reads no more)
+        # lower triangles only (syrk: half the flops of a product; cho_factor reads no more),
+        # in place: K and H are the only n x n arrays (two at n = 4000: 256 MB)
         Mc = self.M * np.sqrt(e2)[None, :]
-        H = self.K * blas.dsyrk(1.0, Mc, lower=1)
+        H = blas.dsyrk(1.0, Mc, lower=1)
+        H *= self.K
         R = self.M * (self.X @ w1.T) * np.sqrt(2.0 * e2)[None, :]
         H = blas.dsyrk(1.0, R, beta=1.0, c=H, lower=1, overwrite_c=1)
         diag = self.hess.copy()
@@ -144,7 +146,7 @@ class _Structure:
         if not np.all(np.isfinite(H)):
             return None
         try:
-            return sla.cho_factor(H, lower=True, check_finite=False)
+            return sla.cho_factor(H, lower=True, overwrite_a=True, check_finite=False)
         except (np.linalg.LinAlgError, ValueError):
             return None
 
@@ -253,6 +255,7 @@ def solve_sample_ipm(program: GatedRelu2Program, tol: float, deadline: Deadline,
             res = (st.gradient(lam) + st.GT(zl, zq), sl + gl - st.hl, sq + gq - st.hq)
             mu = (float(sl @ zl) + float(np.einsum("bi,bi->", sq, zq))) / nu
             cones = Cones(sl, zl, sq, zq)
+            factor = None  # (the last factor's n x n array is freed before the next is built)
             factor = st.factor(cones)
             if factor is None:
                 break
