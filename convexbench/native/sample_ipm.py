@@ -57,6 +57,8 @@ INACTIVE_MARGINS = (1e-6, 1e-4, 1e-2)  # groups priced below beta (1 - eps) are 
 
 @dataclass
 class SampleIpmResult:
+    """The outcome of one ``solve_sample_ipm``."""
+
     U: np.ndarray  # (P, d) the best primal point seen (lowest certified gap)
     lam: np.ndarray  # (n,) its dual point; the certificate's direction is -lam
     status: str  # optimal | optimal_inaccurate | time_limit
@@ -281,6 +283,8 @@ def solve_sample_ipm(program: GatedRelu2Program, tol: float, deadline: Deadline,
 
 @dataclass
 class _Best:
+    """The point with the lowest certified gap so far."""
+
     U: np.ndarray
     lam: np.ndarray
     gap: float

@@ -93,10 +93,10 @@ class NativeOptions:
     # 6.1 / 3.1 s at the last two; hinge 11 / 13 / 17 s against 56 s at 1e-1 (Clarabel and
     # ECOS: over 300 s)
     sample_ipm_max_n: int = 2000
+    sample_ipm_max_n_hinge: int = 4000
     dense_handoff: bool = False  # cone-free programs: stop the working set as soon as a
     # pricing finds the optimum dense (``dense_fraction`` of the columns outside violate),
     # returning ``NativeRun.dense`` for the sample-space method to take over (api.py)
-    sample_ipm_max_n_hinge: int = 4000
 
 
 @dataclass
