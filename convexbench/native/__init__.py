@@ -2,7 +2,8 @@
 accurate restricted solves (squared loss: a dense primal-dual interior-point method on the
 small reduced program, ``ipm.py``, with a warm-started active-set Newton method first for
 gated ReLU, ``newton.py``, and Clarabel as a fallback; logistic: proximal Newton with those
-solvers, ``logistic.py``; hinge: Clarabel on the reduced program); for gated ReLU up to a
+solvers, ``logistic.py``; hinge: an interior-point method with the slacks eliminated,
+``ipm_hinge.py``, Clarabel for wide working sets); for gated ReLU up to a
 few thousand samples, an interior-point method on the whole program in sample space
 (``sample_ipm.py``: n x n Newton systems; squared, hinge and logistic losses), which takes
 over from the working set as soon as a pricing finds the optimum dense; plus FISTA for

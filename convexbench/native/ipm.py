@@ -35,7 +35,7 @@ from convexbench.native.nt_cones import (
 from convexbench.native.reduced import ReducedResult
 
 
-class _Kkt:
+class Kkt:
     """The structure of the restricted program and its Newton (KKT) systems.
 
     Variables u = (x, t); the cone slacks are s = (K x, (t_b, x_b)) = -G u.
@@ -149,11 +149,11 @@ def solve_ipm(
     """
     start = time.perf_counter()
     deadline = (deadline or NEVER).sooner(time_limit, start)
-    kkt = _Kkt(gram, m, d, owner, rows)
+    kkt = Kkt(gram, m, d, owner, rows)
     r, B = kkt.r, kkt.B
     q_x, q_t = -Aty, np.full(B, beta)
     # initial point (CVXOPT): solve with W = I, then shift s and z into the cones
-    cones = Cones(np.ones(r), np.ones(r), _unit(B, d), _unit(B, d))
+    cones = Cones(np.ones(r), np.ones(r), unit_blocks(B, d), unit_blocks(B, d))
     try:
         factored = kkt.factor(cones, deadline)
     except DeadlineExpired:
@@ -239,7 +239,8 @@ def solve_ipm(
                          time.perf_counter() - start)
 
 
-def _unit(B: int, d: int) -> np.ndarray:
+def unit_blocks(B: int, d: int) -> np.ndarray:
+    """B second-order blocks at their centre (1, 0, ..., 0)."""
     e = np.zeros((B, d + 1))
     e[:, 0] = 1.0
     return e

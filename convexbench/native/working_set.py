@@ -9,8 +9,9 @@ Outer loop:
    where every violating column then joins at once;
    ``reduced.solve_reduced``, i.e. Clarabel, on request or when the interior-point method
    fails numerically; logistic: proximal Newton, ``logistic.solve_restricted_logistic``;
-   hinge, and logistic as a fallback: ``reduced.solve_reduced_loss``, Clarabel on the
-   prediction operator);
+   hinge: ``ipm_hinge.solve_ipm_hinge`` up to ``hinge_ipm_*`` wide; beyond, and for failed
+   hinge and logistic solves: ``reduced.solve_reduced_loss``, Clarabel on the prediction
+   operator);
 2. add every cone row of a working-set column that the solution violates (row generation:
    at the optimum only a few of the n rows of a group are tight);
 3. price ALL columns of the program against lam = -(loss gradient at the prediction), for the
@@ -44,6 +45,7 @@ from convexbench.native.duality import relative_gap, scaled_dual_value
 from convexbench.native.families import ColumnFamily, family_for
 from convexbench.native.gram import MatrixFreeGram
 from convexbench.native.ipm import solve_ipm
+from convexbench.native.ipm_hinge import WeightedGram, solve_ipm_hinge
 from convexbench.native.logistic import solve_restricted_logistic
 from convexbench.native.mixed import mixed_gram
 from convexbench.native.reduced import ReducedResult, solve_reduced, solve_reduced_loss
@@ -94,6 +96,13 @@ class NativeOptions:
     # ECOS: over 300 s)
     sample_ipm_max_n: int = 2000
     sample_ipm_max_n_hinge: int = 4000
+    hinge_ipm_max_width: int = 4000  # hinge: restricted programs up to this many variables
+    hinge_ipm_width_per_sample: float = 2.5  # and this many per sample by the interior-point
+    # method of native/ipm_hinge.py (one dense N x N array, n N^2 + N^3 / 3 flops per
+    # iteration), wider ones and its failures by Clarabel.  Measured (one process, against
+    # Clarabel for every restricted solve): relu2 / relu3 on credit-approval, ilpd-indian-liver
+    # and blood, 1.5-3.2x faster; with every width credit-approval relu2 at 1e-3 took 24 s
+    # against 19 s (its late working sets are wider), with this limit 16 s against 17 s
     dense_handoff: bool = False  # cone-free programs: stop the working set as soon as a
     # pricing finds the optimum dense (``dense_fraction`` of the columns outside violate),
     # returning ``NativeRun.dense`` for the sample-space method to take over (api.py)
@@ -522,6 +531,20 @@ def _solve_state(fam: ColumnFamily, state: _State, y: np.ndarray, beta: float, l
         if res.ok or res.status == "MaxTime":
             return res
         failed = res.iterations  # the conic form instead, counting the failed attempt's work
+        res = _solve_restricted_loss(fam, state.cols, y, loss, beta, owner, rows, tol,
+                                     deadline, opts, state.x)
+        return replace(res, iterations=res.iterations + failed)
+    width = len(state.cols) * fam.m * fam.d
+    if loss == "hinge" and width <= min(opts.hinge_ipm_max_width,
+                                        opts.hinge_ipm_width_per_sample * fam.program.n):
+        blocks = fam.prediction_blocks(state.cols)  # (k, n, md)
+        gram = WeightedGram(blocks.transpose(1, 0, 2).reshape(blocks.shape[1], -1))
+        del blocks
+        res = solve_ipm_hinge(gram, y, beta, fam.m, fam.d, owner, rows, tol=tol,
+                              deadline=deadline)
+        if res.ok or res.status == "MaxTime":
+            return res
+        failed = res.iterations  # Clarabel instead, counting the failed attempt's work
         res = _solve_restricted_loss(fam, state.cols, y, loss, beta, owner, rows, tol,
                                      deadline, opts, state.x)
         return replace(res, iterations=res.iterations + failed)
