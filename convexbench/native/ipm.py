@@ -186,16 +186,11 @@ def solve_ipm(
                 dres = np.sqrt(float(res[0] @ res[0]) + float(res[1] @ res[1])) / max(
                     1.0, np.sqrt(float(Aty @ Aty) + B * beta**2))
                 worst = max(gap, pres, dres)
-                if not np.isfinite(worst):
-                    status = "NumericalError"
-                    break
                 if worst < best[0]:
                     best = (worst, x.copy())
-                if worst <= tol:
-                    status = "Solved"
-                    break
-                if deadline.expired():
-                    status = "MaxTime"
+                reason = stop_reason(worst, tol, deadline)
+                if reason:
+                    status = reason
                     break
                 cones = Cones(sl, zl, sq, zq)
                 if not kkt.factor(cones, deadline):
@@ -237,6 +232,16 @@ def solve_ipm(
             status = "AlmostSolved"
     return ReducedResult(x.reshape(kkt.k, kkt.md), status, iterations,
                          time.perf_counter() - start)
+
+
+def stop_reason(worst: float, tol: float, deadline: Deadline) -> str | None:
+    """Why an interior-point iteration stops at an iterate whose largest relative gap or
+    residual is ``worst``: NumericalError, Solved or MaxTime; None to go on."""
+    if not np.isfinite(worst):
+        return "NumericalError"
+    if worst <= tol:
+        return "Solved"
+    return "MaxTime" if deadline.expired() else None
 
 
 def unit_blocks(B: int, d: int) -> np.ndarray:

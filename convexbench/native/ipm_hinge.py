@@ -20,7 +20,7 @@ import scipy.linalg as sla
 from scipy.linalg import blas
 
 from convexbench.native.deadline import NEVER, Deadline, DeadlineExpired
-from convexbench.native.ipm import Kkt, unit_blocks
+from convexbench.native.ipm import Kkt, stop_reason, unit_blocks
 from convexbench.native.nt_cones import (
     Cones,
     jordan,
@@ -204,16 +204,11 @@ def solve_ipm_hinge(
                 dres = np.sqrt(sum(float(np.sum(v**2)) for v in res[:3])) / max(
                     1.0, np.sqrt(n + B * beta**2))
                 worst = max(gap, pres, dres)
-                if not np.isfinite(worst):
-                    status = "NumericalError"
-                    break
                 if worst < best[0]:
                     best = (worst, x.copy(), np.clip(zm, 0.0, 1.0))
-                if worst <= tol:
-                    status = "Solved"
-                    break
-                if deadline.expired():
-                    status = "MaxTime"
+                reason = stop_reason(worst, tol, deadline)
+                if reason:
+                    status = reason
                     break
                 cones = Cones(sl, zl, sq, zq)
                 lin_m, lin_a = np.sqrt(sm * zm), np.sqrt(sa * za)  # scaled points, rows m, a

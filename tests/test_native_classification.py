@@ -1,4 +1,6 @@
-"""Proximal Newton on the restricted logistic program against its conic form (Clarabel)."""
+"""The restricted programs of the classification losses against their conic form (Clarabel):
+proximal Newton (logistic, native/logistic.py) and the hinge interior-point method
+(native/ipm_hinge.py), and both end to end."""
 
 from __future__ import annotations
 
@@ -7,27 +9,41 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from convexbench.backends import solve
 from convexbench.certificates import certify
 from convexbench.native import NativeOptions, solve_native
 from convexbench.native.families import family_for
+from convexbench.native.ipm_hinge import WeightedGram, solve_ipm_hinge
 from convexbench.native.logistic import solve_restricted_logistic
 from convexbench.native.reduced import solve_reduced_loss
 from convexbench.programs import make_program
 
 
-def _program(model: str, seed: int, n: int = 60, d: int = 4, factor: float = 0.05):
+def _program(model: str, seed: int, n: int = 60, d: int = 4, factor: float = 0.05,
+             loss: str = "logistic"):
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, d))
     X /= np.linalg.norm(X, axis=1, keepdims=True)
     y = np.where(np.maximum(X @ rng.standard_normal((d, 3)), 0) @ rng.standard_normal(3)
                  + 0.1 * rng.standard_normal(n) >= 0, 1.0, -1.0)
     beta = factor * float(np.abs(X.T @ y).max())
-    return make_program(model, X, y, beta, loss="logistic", patterns=20, seed=seed + 1)
+    return make_program(model, X, y, beta, loss=loss, patterns=20, seed=seed + 1)
 
 
-def _restricted_objective(fam, cols, x, y, beta):
+def _restricted_objective(fam, cols, x, y, beta, loss: str = "logistic"):
     z = fam.predict(cols, x)
-    return float(np.logaddexp(0.0, -y * z).sum()) + beta * float(fam.column_norms(x).sum())
+    fit = (np.logaddexp(0.0, -y * z) if loss == "logistic" else np.maximum(0.0, 1.0 - y * z))
+    return float(fit.sum()) + beta * float(fam.column_norms(x).sum())
+
+
+def _restricted_set(fam, seed: int, k: int):
+    """k random columns of the family with 6 random cone rows each (if it has rows)."""
+    rng = np.random.default_rng(seed)
+    cols = np.sort(rng.choice(fam.n_columns, size=min(k, fam.n_columns), replace=False))
+    which = np.zeros((len(cols), fam.R), dtype=bool)
+    if fam.R:
+        which[:, rng.choice(fam.R, size=min(6, fam.R), replace=False)] = True
+    return cols, which
 
 
 @settings(max_examples=12, deadline=None)
@@ -36,11 +52,7 @@ def _restricted_objective(fam, cols, x, y, beta):
 def test_prox_newton_matches_the_conic_form(seed, model, k, factor):
     program = _program(model, seed, factor=factor)
     fam = family_for(program)
-    rng = np.random.default_rng(seed)
-    cols = np.sort(rng.choice(fam.n_columns, size=min(k, fam.n_columns), replace=False))
-    which = np.zeros((len(cols), fam.R), dtype=bool)
-    if fam.R:
-        which[:, rng.choice(fam.R, size=min(6, fam.R), replace=False)] = True
+    cols, which = _restricted_set(fam, seed, k)
     owner, rows = fam.cone_rows(cols, which)
     md = fam.m * fam.d
     x0 = np.zeros((len(cols), md))
@@ -99,3 +111,46 @@ def test_logistic_gradient_is_accurate_enough_to_certify():
     run = solve_working_set(program, options)
     assert run.status == "optimal", run.message
     assert certify(program, run.solution).relative_gap <= options.safety * options.tol
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), model=st.sampled_from(["gated2", "relu2", "relu3"]),
+       k=st.integers(1, 8), factor=st.sampled_from([0.01, 0.05, 0.2]))
+def test_hinge_ipm_matches_the_conic_form(seed, model, k, factor):
+    program = _program(model, seed, factor=factor, loss="hinge")
+    fam = family_for(program)
+    cols, which = _restricted_set(fam, seed, k)
+    owner, rows = fam.cone_rows(cols, which)
+    blocks = fam.prediction_blocks(cols)
+    A = blocks.transpose(1, 0, 2).reshape(program.n, -1)
+    ours = solve_ipm_hinge(WeightedGram(A), program.y, program.beta, fam.m, fam.d, owner, rows,
+                           tol=1e-10)
+    assert ours.ok, ours.status
+    ref = solve_reduced_loss(A, program.y, "hinge", program.beta, fam.m, fam.d, owner, rows,
+                             tol=1e-10)
+    assert ref.ok, ref.status
+    f_ours = _restricted_objective(fam, cols, ours.x, program.y, program.beta, "hinge")
+    f_ref = _restricted_objective(fam, cols, ref.x, program.y, program.beta, "hinge")
+    assert abs(f_ours - f_ref) <= 1e-7 * f_ref, (f_ours, f_ref)
+    if len(owner):  # the selected cone rows hold
+        values = np.einsum("ij,ij->i", rows, ours.x[owner])
+        assert values.min() >= -1e-7 * max(1.0, float(np.abs(ours.x).max()))
+    # the margins' multipliers are a hinge dual direction: -y alpha with alpha in [0, 1]
+    alpha = -ours.direction * program.y
+    assert alpha.min() >= 0.0 and alpha.max() <= 1.0
+
+
+def test_hinge_working_set_matches_clarabel_with_and_without_its_ipm():
+    """relu3 with the hinge loss: the same certified optimum through the hinge IPM as through
+    Clarabel's restricted programs, and as Clarabel on the whole program."""
+    program = _program("relu3", 3, n=80, factor=0.02, loss="hinge")
+    runs = [solve_native(program, NativeOptions(hinge_ipm_max_width=w)) for w in (4000, 0)]
+    objectives = []
+    for run in runs:
+        assert run.status == "optimal", run.message
+        cert = certify(program, run.solution)
+        assert cert.holds(1e-6), cert
+        objectives.append(cert.objective)
+    ref = solve(program, "clarabel", "high")
+    for objective in objectives:
+        assert abs(objective - ref.objective) <= 1e-6 * ref.objective
