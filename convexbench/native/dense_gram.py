@@ -103,7 +103,7 @@ class PackedGram(NewtonViews):
         for attempt in range(3):
             _mirror_upper(M)
             M[diag] = self.diag
-            _add_lower_blocks(M, starts, blocks)
+            add_lower_blocks(M, starts, blocks)
             if attempt:  # not numerically positive definite: a tiny ridge
                 M[diag] += reg * 100.0**attempt
             if cholesky_lower(M, deadline) == 0:
@@ -143,7 +143,7 @@ class PackedGram(NewtonViews):
             M[hi:, lo:hi] = 0.0
             M[lo:hi, lo:hi][tl] = 0.0
         M[np.diag_indices(N)] = np.where(keep, self.diag + ridge, 1.0)
-        _add_lower_blocks(M, idx[::md], blocks)
+        add_lower_blocks(M, idx[::md], blocks)
         return cholesky_lower(M, deadline) == 0
 
     def solve_factored(self, idx: np.ndarray, rhs: np.ndarray) -> np.ndarray:
@@ -436,7 +436,7 @@ class RowWeightedGram(LowRankGram):
 Gram = PackedGram | LowRankGram
 
 
-def _add_lower_blocks(M: np.ndarray, starts: np.ndarray, blocks: np.ndarray) -> None:
+def add_lower_blocks(M: np.ndarray, starts: np.ndarray, blocks: np.ndarray) -> None:
     """Add each block (md x md) to the lower triangle of M's diagonal block at its start."""
     ti, tj = np.tril_indices(blocks.shape[1])
     at = np.asarray(starts)[:, None]

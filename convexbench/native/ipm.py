@@ -26,6 +26,8 @@ import scipy.sparse as sp
 from convexbench.native.deadline import NEVER, Deadline, DeadlineExpired
 from convexbench.native.dense_gram import Gram, SocInverse
 from convexbench.native.nt_cones import (
+    MIN_STEP,
+    STEP_FRACTION,
     Cones,
     jordan,
     jordan_solve,
@@ -217,8 +219,8 @@ def solve_ipm(
                 cq = -jordan(lam_q, lam_q) - jordan(cones.unscale_q(dsq), cones.scale_q(dzq))
                 cq[:, 0] += sigma * mu
                 dx, dt, dzl, dzq, dsl, dsq = direction(cl / lam_l, jordan_solve(lam_q, cq))
-                a = min(1.0, 0.99 * max_step(sl, zl, sq, zq, dsl, dzl, dsq, dzq))
-                if not np.isfinite(a) or a < 1e-12:
+                a = min(1.0, STEP_FRACTION * max_step(sl, zl, sq, zq, dsl, dzl, dsq, dzq))
+                if not np.isfinite(a) or a < MIN_STEP:
                     status = "NumericalError"
                     break
                 x, t = x + a * dx, t + a * dt

@@ -20,8 +20,11 @@ import scipy.linalg as sla
 from scipy.linalg import blas
 
 from convexbench.native.deadline import NEVER, Deadline, DeadlineExpired
+from convexbench.native.dense_gram import add_lower_blocks
 from convexbench.native.ipm import Kkt, stop_reason, unit_blocks
 from convexbench.native.nt_cones import (
+    MIN_STEP,
+    STEP_FRACTION,
     Cones,
     jordan,
     jordan_solve,
@@ -31,7 +34,6 @@ from convexbench.native.nt_cones import (
 )
 from convexbench.native.reduced import ReducedResult
 
-STEP_FRACTION = 0.99
 NEGLIGIBLE_WEIGHT = 1e-12  # relative to the largest row weight (see WeightedGram.factor)
 REFINE_STEPS = 3  # at most, until the residual is below REFINED times the right-hand side
 REFINED = 1e-14
@@ -67,13 +69,7 @@ class WeightedGram:
         keep = np.flatnonzero(w >= NEGLIGIBLE_WEIGHT * float(w.max(initial=0.0)))
         root = self.A[keep] * np.sqrt(w[keep])[:, None]
         M = blas.dsyrk(1.0, root, trans=1, lower=1)
-        k, md = blocks.shape[0], blocks.shape[1]
-        view = M.reshape(k, md, k, md) if M.flags.c_contiguous else None
-        if view is None:
-            for c in range(k):
-                M[c * md:(c + 1) * md, c * md:(c + 1) * md] += blocks[c]
-        else:
-            view[np.arange(k), :, np.arange(k), :] += blocks
+        add_lower_blocks(M, np.arange(blocks.shape[0]) * blocks.shape[1], blocks)
         scale = float(np.max(np.abs(np.diagonal(M)), initial=1.0))
         for attempt in range(3):
             try:
@@ -242,7 +238,7 @@ def solve_ipm_hinge(
                 full = direction(cl / lam_l, jordan_solve(lam_q, cq), cm / lin_m, ca / lin_a)
                 dx, dt, ds, dzl, dzq, dzm, dza, dsl, dsq, dsm, dsa = full
                 a = min(1.0, STEP_FRACTION * _step(point, dzl, dzq, dzm, dza, dsl, dsq, dsm, dsa))
-                if not np.isfinite(a) or a < 1e-12:
+                if not np.isfinite(a) or a < MIN_STEP:
                     status = "NumericalError"
                     break
                 x, t, sig = x + a * dx, t + a * dt, sig + a * ds

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+STEP_FRACTION = 0.99  # of the largest step that keeps the slacks and multipliers in their cones
+MIN_STEP = 1e-12  # a shorter step means the Newton directions are no longer accurate
+
 
 class Cones:
     """Nesterov-Todd scaling of the nonnegative rows and the second-order blocks."""

@@ -40,6 +40,8 @@ from threadpoolctl import threadpool_limits
 from convexbench.native.deadline import Deadline
 from convexbench.native.duality import relative_gap, scaled_dual_value
 from convexbench.native.nt_cones import (
+    MIN_STEP,
+    STEP_FRACTION,
     Cones,
     jordan,
     jordan_solve,
@@ -50,8 +52,6 @@ from convexbench.native.working_set import NativeOptions, NativeRun
 from convexbench.programs.base import DUAL_HINT, ConvexProgram
 from convexbench.programs.gated2 import GatedRelu2Program
 
-STEP_FRACTION = 0.99  # of the largest step that keeps s and z in their cones
-MIN_STEP = 1e-12  # a shorter step means the Newton directions are no longer accurate
 INACTIVE_MARGINS = (1e-6, 1e-4, 1e-2)  # groups priced below beta (1 - eps) are zeroed
 
 
@@ -190,9 +190,8 @@ class _Structure:
 def _certified_gap(program: GatedRelu2Program, st: _Structure, U: np.ndarray,
                    lam: np.ndarray) -> tuple[float, float]:
     """(objective of U, relative gap to the dual value of the direction -lam)."""
-    objective = _objective(program, st, U)
-    price = float(np.linalg.norm((st.M * lam[:, None]).T @ st.X, axis=1).max(initial=0.0))
-    dual = scaled_dual_value(program.loss, st.y, st.beta, -lam, price)
+    objective = program.objective({"U": U})
+    dual = scaled_dual_value(program.loss, st.y, st.beta, -lam, program.dual_pricing(lam))
     return objective, relative_gap(objective, dual)
 
 
@@ -212,7 +211,8 @@ def solve_sample_ipm(program: GatedRelu2Program, tol: float, deadline: Deadline,
 
     def result(status: str, iterations: int) -> SampleIpmResult:
         U, lam, gap = best.U, best.lam, best.gap
-        if status == "time_limit" and _objective(program, st, zero_U) < _objective(program, st, U):
+        if (status == "time_limit"
+                and program.objective({"U": zero_U}) < program.objective({"U": U})):
             U, lam, gap = zero_U, zero_lam, np.inf
         elif np.isfinite(gap):
             U, gap = _sparsified(program, st, U, lam, gap, tol)
@@ -290,11 +290,6 @@ class _Best:
     gap: float
 
 
-def _objective(program: GatedRelu2Program, st: _Structure, U: np.ndarray) -> float:
-    z = np.einsum("ip,ip->i", st.M, st.X @ U.T)
-    return program.loss.value(z, st.y) + st.beta * float(np.linalg.norm(U, axis=1).sum())
-
-
 def _sparsified(program: GatedRelu2Program, st: _Structure, U: np.ndarray, lam: np.ndarray,
                 gap: float, tol: float) -> tuple[np.ndarray, float]:
     """U with the groups the dual point proves inactive set to zero, and its gap.
@@ -303,7 +298,7 @@ def _sparsified(program: GatedRelu2Program, st: _Structure, U: np.ndarray, lam: 
     optimum keep norms of the order of the barrier parameter.  Groups priced below
     beta (1 - eps) are zeroed for the smallest eps in ``INACTIVE_MARGINS`` whose point is still
     certified at ``tol`` (else U is returned as it is)."""
-    prices = np.linalg.norm((st.M * lam[:, None]).T @ st.X, axis=1)
+    prices = np.linalg.norm(st.G(lam)[1][:, 1:], axis=1)  # ||X^T D_g lam||
     for eps in INACTIVE_MARGINS:
         zero = prices < st.beta * (1.0 - eps)
         if not zero.any():
