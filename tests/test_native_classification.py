@@ -154,3 +154,23 @@ def test_hinge_working_set_matches_clarabel_with_and_without_its_ipm():
     ref = solve(program, "clarabel", "high")
     for objective in objectives:
         assert abs(objective - ref.objective) <= 1e-6 * ref.objective
+
+
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 10_000), model=st.sampled_from(["relu2", "relu3"]),
+       scale=st.sampled_from([1e-6, 1e-3, 1e3, 1e6]))
+def test_hinge_solve_is_scale_free(seed, model, scale):
+    """The hinge loss through solve_native at X x scale (beta follows lambda_max, so the
+    optimum's predictions, and its objective, are the same): certified at 1e-6 and the same
+    objective as at scale 1, to 1e-6."""
+    program = _program(model, seed, factor=0.02, loss="hinge")
+    scaled = make_program(model, program.X * scale, program.y, program.beta * scale,
+                          loss="hinge", patterns=20, seed=seed + 1)
+    objectives = []
+    for prog in (program, scaled):
+        run = solve_native(prog)
+        assert run.status == "optimal", run.message
+        cert = certify(prog, run.solution)
+        assert cert.holds(1e-6), cert
+        objectives.append(cert.objective)
+    assert abs(objectives[1] - objectives[0]) <= 1e-6 * objectives[0], objectives

@@ -96,3 +96,45 @@ def test_blocked_cholesky_matches_lapack(monkeypatch, dtype):
     assert cholesky_lower(indefinite, Deadline.after(100.0)) > 0
     with pytest.raises(DeadlineExpired):
         cholesky_lower(H.copy(order="F"), Deadline.after(-1.0))
+
+
+def _slow_hinge_program():
+    """relu2 with the hinge loss that no restricted solve finishes in half a second."""
+    X, y = planted_data(2000, 20, seed=0)
+    labels = np.where(y >= np.median(y), 1.0, -1.0)
+    beta = 1e-3 * float(np.abs(X.T @ labels).max())
+    return make_program("relu2", X, labels, beta, patterns=1000, seed=1, loss="hinge")
+
+
+def test_hinge_time_limit_holds_with_a_feasible_point():
+    """The hinge interior-point method (native/ipm_hinge.py) reads the same deadline: its
+    factorizations and iterations stop, and the best feasible point comes back."""
+    program = _slow_hinge_program()
+    limit = 0.5
+    start = time.perf_counter()
+    run = solve_native(program, NativeOptions(time_limit=limit))
+    elapsed = time.perf_counter() - start
+    assert run.status == "time_limit"
+    assert elapsed <= limit + 2.0, elapsed
+    cert = certify(program, run.solution)
+    assert cert.relative_violation <= 1e-6
+    zero = {name: np.zeros_like(block) for name, block in run.solution.items()
+            if name != "dual_hint"}
+    assert cert.objective <= program.objective(zero) * (1 + 1e-12)
+
+
+def test_hinge_ipm_returns_max_time_on_an_expired_deadline():
+    from convexbench.native.ipm_hinge import WeightedGram, solve_ipm_hinge
+
+    program = _slow_hinge_program()
+    fam = family_for(program)
+    cols = np.arange(10)
+    which = np.zeros((len(cols), fam.R), dtype=bool)
+    which[:, :5] = True
+    owner, rows = fam.cone_rows(cols, which)
+    blocks = fam.prediction_blocks(cols)
+    gram = WeightedGram(blocks.transpose(1, 0, 2).reshape(program.n, -1))
+    res = solve_ipm_hinge(gram, program.y, program.beta, fam.m, fam.d, owner, rows,
+                          deadline=Deadline.after(-1.0))
+    assert res.status == "MaxTime"
+    assert res.x.shape == (len(cols), fam.m * fam.d) and np.all(np.isfinite(res.x))
