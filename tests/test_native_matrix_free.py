@@ -101,3 +101,20 @@ def test_matrix_free_route_reaches_the_dense_routes_optimum(monkeypatch, max_n, 
     assert cert.holds(1e-6), cert
     assert abs(cert.objective - certify(program, dense.solution).objective) <= \
         1e-6 * cert.objective
+
+
+@pytest.mark.parametrize("panel_rows", [1, 7, 1000])
+def test_sample_matrix_upper_triangle_built_by_panels(monkeypatch, panel_rows):
+    """(X X^T) o (W C) built from X by row panels (X X^T is not kept): its upper triangle
+    and diagonal equal the float64 formula to float32 accuracy, whatever the panel size."""
+    from convexbench.native import gram as gram_module
+
+    n, d, k = 30, 6, 5
+    X, coef = _gated(3, n, d, k)
+    W = coef / np.arange(1.0, k + 1.0)
+    monkeypatch.setattr(gram_module, "PANEL_BYTES", 4 * n * panel_rows)
+    S = SampleGram(X).hadamard_upper(W.astype(np.float32), coef.T.astype(np.float32))
+    expected = (X @ X.T) * (W @ coef.T)
+    upper = np.triu_indices(n)
+    scale = float(np.abs(expected).max())
+    assert np.max(np.abs(S[upper] - expected[upper])) <= 1e-5 * scale

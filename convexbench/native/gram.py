@@ -12,9 +12,10 @@ Cholesky factorization took minutes.  ``MatrixFreeGram`` keeps X and the (n, k) 
   gradients on exact products, preconditioned either
   * in sample space (``SampleGram`` attached): the Newton matrix's inverse by Woodbury
     through S = I + (X X^T) o (M diag(1/c) M^T), one float32 n x n Cholesky factorization
-    per Newton step (n^3 / 3 flops whatever the width), and an s x s correction for the
-    rank-one terms; 4-6 conjugate-gradient steps per Newton step; memory two n x n float32
-    arrays; or
+    per Newton step (n^3 / 3 flops whatever the width; S's upper triangle is built from X
+    by row panels, n^2 (d + s) / 2 flops, X X^T is not kept), and an s x s correction for
+    the rank-one terms; 4-6 conjugate-gradient steps per Newton step; memory one n x n
+    float32 array; or
   * by the exact block diagonal (eigendecomposition and Sherman-Morrison per block): memory
     k d^2, but 150-400 conjugate-gradient steps per Newton step on Fashion-MNIST (the
     groups' predictions cancel along many directions: block-preconditioned condition
@@ -259,16 +260,11 @@ class MatrixFreeGram(RowWeightedProducts, NewtonViews):
         cr = c + ridge
         if not np.all(cr > 0):
             return None
-        G = self.sample.gram(deadline)
         weights = (coef / cr).astype(np.float32)
         coef32 = coef.T.astype(np.float32)
-        S = np.empty((n, n), dtype=np.float32)
-        for rows in deadline.pieces(n, 2.0 * n * len(groups)):
-            deadline.check()
-            np.matmul(weights[rows], coef32, out=S[rows])
-            S[rows] *= G[rows]
+        S = self.sample.hadamard_upper(weights, coef32, deadline)
         S[np.diag_indices(n)] += 1.0
-        L = S.T  # symmetric: its transpose is the same matrix, Fortran-ordered
+        L = S.T  # its upper triangle, read Fortran-ordered, is L's lower triangle
         if cholesky_lower(L, deadline) != 0:
             return None
 
@@ -304,13 +300,21 @@ class MatrixFreeGram(RowWeightedProducts, NewtonViews):
         return precondition
 
 
+PANEL_BYTES = 1 << 25  # one row panel of X X^T at a time (32 MB): no n x n copy of it is kept
+
+
 class SampleGram:
-    """X X^T in float32 (n^2 floats), built on first use and shared by the restricted
-    solves of one native solve; the build reads the clock between row panels."""
+    """Products with X X^T in float32 for the sample-space preconditioner, from X (a float32
+    copy made on first use and shared by the restricted solves of one native solve).
+
+    X X^T itself is not kept: each Newton step's matrix (X X^T) o (W C^T) is built panel by
+    panel from X (its upper triangle only, n^2 (d + k) / 2 flops), so the preconditioner's
+    memory is that one n x n float32 array (576 MB at n = 12000; with X X^T kept as well it
+    was twice that)."""
 
     def __init__(self, X: np.ndarray):
         self.X = X
-        self._G: np.ndarray | None = None
+        self._X32: np.ndarray | None = None
         self._top: float | None = None
 
     def top_eigenvalue(self) -> float:
@@ -319,16 +323,24 @@ class SampleGram:
             self._top = float(np.linalg.eigvalsh(self.X.T @ self.X)[-1])
         return self._top
 
-    def gram(self, deadline: Deadline = NEVER) -> np.ndarray:
-        if self._G is None:
-            n, d = self.X.shape
-            X32 = self.X.astype(np.float32)
-            G = np.empty((n, n), dtype=np.float32)
-            for rows in deadline.pieces(n, 2.0 * n * d):
-                deadline.check()
-                np.matmul(X32[rows], X32.T, out=G[rows])
-            self._G = G
-        return self._G
+    def hadamard_upper(self, weights: np.ndarray, coef: np.ndarray,
+                       deadline: Deadline = NEVER) -> np.ndarray:
+        """S = (X X^T) o (weights coef) in float32, ``weights`` (n, k) and ``coef`` (k, n), its
+        upper triangle (and diagonal) filled, the rest left as it was allocated.  Row panels
+        of at most ``PANEL_BYTES`` of X X^T; the clock is read between panels."""
+        if self._X32 is None:
+            self._X32 = self.X.astype(np.float32)
+        X32 = self._X32
+        n = X32.shape[0]
+        S = np.empty((n, n), dtype=np.float32)
+        step = max(1, PANEL_BYTES // (4 * n))
+        for lo in range(0, n, step):
+            hi = min(lo + step, n)
+            deadline.check()
+            panel = S[lo:hi, lo:]
+            np.matmul(weights[lo:hi], coef[:, lo:], out=panel)
+            panel *= X32[lo:hi] @ X32[lo:].T
+        return S
 
 
 def conjugate_gradients(apply: Callable[[np.ndarray], np.ndarray],

@@ -83,8 +83,8 @@ class NativeOptions:
     logistic_newton: bool = True  # logistic: proximal Newton (native/logistic.py) before the
     # conic form with exponential cones
     sample_space_max_n: int = 20_000  # matrix-free (gated, image-size) Newton solves are
-    # preconditioned in sample space up to this many samples: two n x n float32 arrays
-    # (1.2 GB at n = 12000); beyond it, or at 0, by the exact block diagonal (memory of order
+    # preconditioned in sample space up to this many samples: one n x n float32 array
+    # (576 MB at n = 12000); beyond it, or at 0, by the exact block diagonal (memory of order
     # X and the masks, but 150-400 conjugate-gradient steps per Newton step instead of 4-6:
     # measured on Fashion-MNIST 12000 x 784, 20 columns)
     sample_ipm_losses: tuple[str, ...] = ("squared", "hinge", "logistic")  # gated ReLU with
