@@ -45,6 +45,21 @@ def test_time_limit_holds_with_a_feasible_point(model):
     assert cert.objective <= program.objective(zero) * (1 + 1e-12)
 
 
+def test_time_limit_holds_on_wide_blocks():
+    """relu2 with d = 100 > 2 n / k: the Woodbury route, whose block factors (Cholesky,
+    LAPACK triangular inverses, twin products) go by pieces that read the clock."""
+    X, y = planted_data(300, 100, seed=0)
+    beta = 1e-3 * float(np.abs(X.T @ y).max())
+    program = make_program("relu2", X, y, beta, patterns=200, seed=1)
+    limit = 0.5
+    start = time.perf_counter()
+    run = solve_native(program, NativeOptions(time_limit=limit))
+    elapsed = time.perf_counter() - start
+    assert run.status == "time_limit"
+    assert elapsed <= limit + 2.0, elapsed
+    assert certify(program, run.solution).relative_violation <= 1e-6
+
+
 def test_an_expired_deadline_returns_zero_at_once():
     program = _slow_program("gated2")
     start = time.perf_counter()
