@@ -67,7 +67,12 @@ class NativeOptions:
     # optima with most groups active took a round per max_add columns (measured, gated2 with
     # beta = 0.5, P = 300: uci:pima 3.5 -> 1.1 s, uci:wine-quality-red 16.3 -> 4.4 s; relu2
     # on uci:pima 13.5 -> 6.5 s; the bench's sparse gated2 n=1000 optimum 0.25 -> 0.30 s)
-    seed_rows: int | None = None  # cone rows per new column (default 2 m d)
+    seed_rows: int | None = None  # cone rows per new column (default: 2 m d, at most n / 4 from
+    # 16 on; 2 m d rows are nearly every row where d is large against n.  relu2, measured in
+    # process: uci:musk-1 (n = 357, d = 166) at 1e-1 / 1e-2 lambda_max 29.8 -> 19.0 s and
+    # 58.8 -> 45.5 s, 11304 -> 3660 rows selected in the end; uci:molec-biol-promoter
+    # (d = 57) at 1e-2 10.1 -> 1.65 s; uci:spectf (d = 44) at 1e-3 3.25 -> 0.61 s; n / 8
+    # made uci:ionosphere at 1e-1 take 6 rounds instead of 4)
     safety: float = 0.3  # stop at relative gap <= safety * tol
     price_eps: float = 0.1  # a column violates when its price exceeds beta (1 + price_eps tol)
     reduced_tol: float | None = None  # restricted-solve tolerance (default min(1e-9, tol/1000))
@@ -257,6 +262,7 @@ def _price(
     return new, dirs, bound
 
 
+_MIN_SEED_ROWS = 16  # the default seed's cap (n / 8) never goes below this
 _SURE_MARGIN = 1e-9  # a lower bound counts above the threshold past this relative margin
 _CLARABEL_FALLBACK_MAX = 2000  # Clarabel's KKT system on a dense N x N Gram: ~100 N^2 bytes
 _DENSE_GRAM_BYTES = 1 << 26  # a dense Gram matrix this large (or as large as X) is not built
@@ -381,7 +387,7 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
     # cone rows violated by more than this (in prediction units) join the restricted program
     y_scale = float(np.max(np.abs(y)))
     row_tol = 1e-2 * opts.tol * (y_scale if y_scale > 0 else 1.0)
-    seed_rows = opts.seed_rows or 2 * md
+    seed_rows = opts.seed_rows or min(2 * md, max(_MIN_SEED_ROWS, program.n // 4))
     fine_tol = opts.reduced_tol or min(1e-9, opts.tol * 1e-3)
     # while columns are still being added, a coarser restricted solve prices well enough
     reduced_tol = max(fine_tol, min(opts.coarse_tol, opts.tol))
