@@ -75,7 +75,8 @@ class NativeOptions:
     # made uci:ionosphere at 1e-1 take 6 rounds instead of 4)
     safety: float = 0.3  # stop at relative gap <= safety * tol
     price_eps: float = 0.1  # a column violates when its price exceeds beta (1 + price_eps tol)
-    reduced_tol: float | None = None  # restricted-solve tolerance (default min(1e-9, tol/1000))
+    reduced_tol: float | None = None  # restricted-solve tolerance (default
+    # min(REDUCED_TOL_MAX, REDUCED_TOL tol))
     coarse_tol: float = 0.0  # restricted tolerance while the set grows (0: fine from the start;
     # 1e-6 measured slower on relu2 n=1000: inexact duals admit extra columns)
     reduced_solver: str = "ipm"  # "ipm" (dense, one N x N array) or "clarabel"
@@ -262,6 +263,13 @@ def _price(
     return new, dirs, bound
 
 
+# tolerances of the working-set loop, relative to the certificate's ``tol`` unless said
+ROW_TOL = 1e-2  # a cone row violated by more than ROW_TOL tol max|y| joins the program
+REDUCED_TOL = 1e-3  # restricted solves to REDUCED_TOL tol ...
+REDUCED_TOL_MAX = 1e-9  # ... or this, the smaller (absolute, on unit-scaled data)
+REDUCED_TOL_STEP = 1e-2  # a restricted solve too coarse for the certificate: tolerance x this
+REDUCED_TOL_FLOOR = 1e-13  # ... down to this
+PRUNE_NORM = 1e-7  # columns below this fraction of the largest column norm are dropped
 _MIN_SEED_ROWS = 16  # the default seed's cap (n / 8) never goes below this
 _SURE_MARGIN = 1e-9  # a lower bound counts above the threshold past this relative margin
 _CLARABEL_FALLBACK_MAX = 2000  # Clarabel's KKT system on a dense N x N Gram: ~100 N^2 bytes
@@ -386,9 +394,9 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
     md = fam.m * fam.d
     # cone rows violated by more than this (in prediction units) join the restricted program
     y_scale = float(np.max(np.abs(y)))
-    row_tol = 1e-2 * opts.tol * (y_scale if y_scale > 0 else 1.0)
+    row_tol = ROW_TOL * opts.tol * (y_scale if y_scale > 0 else 1.0)
     seed_rows = opts.seed_rows or min(2 * md, max(_MIN_SEED_ROWS, program.n // 4))
-    fine_tol = opts.reduced_tol or min(1e-9, opts.tol * 1e-3)
+    fine_tol = opts.reduced_tol or min(REDUCED_TOL_MAX, opts.tol * REDUCED_TOL)
     # while columns are still being added, a coarser restricted solve prices well enough
     reduced_tol = max(fine_tol, min(opts.coarse_tol, opts.tol))
     thresh = beta * (1.0 + opts.price_eps * opts.tol)
@@ -450,7 +458,7 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
             # their cone rows: pruning a column that pricing brings back, without its rows,
             # made the loop cycle (measured on uci:mammographic, relu3)
             norms = fam.column_norms(state.x)
-            zero = norms <= 1e-7 * float(norms.max())
+            zero = norms <= PRUNE_NORM * float(norms.max())
             drop = zero & ~np.isin(state.cols, list(pruned_rows))
             for c, rows_c in zip(state.cols[drop], state.which[drop], strict=True):
                 pruned_rows[int(c)] = np.flatnonzero(rows_c)
@@ -503,11 +511,11 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
             if feasible and failure(rel_gap, violation, opts.safety * opts.tol) is None:
                 status, message = "optimal", ""
                 break
-            if reduced_tol <= 1e-13:
+            if reduced_tol <= REDUCED_TOL_FLOOR:
                 message = "reduced problem at its accuracy floor"
                 break
             # the restricted solve was not accurate enough for the certificate
-            reduced_tol = fine_tol if reduced_tol > fine_tol else reduced_tol * 1e-2
+            reduced_tol = fine_tol if reduced_tol > fine_tol else reduced_tol * REDUCED_TOL_STEP
         need_solve = True
         if deadline.expired():
             status, message = "time_limit", "time limit reached"
