@@ -507,10 +507,14 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
             for i, c in enumerate(new):
                 new_which[i, pruned_rows.get(c, [])] = True
             state.add(new_cols, new_x, new_which)
+        certified = (not new and feasible
+                     and failure(rel_gap, violation, opts.safety * opts.tol) is None)
+        if certified:  # cone rows violated within the certificate's tolerance need no round
+            # more (uci:ozone relu2 at 1e-1 lambda_max: one row, relative violation 2.9e-8,
+            # cost a 16 s restricted solve of 85 s)
+            status, message = "optimal", ""
+            break
         if not new and added_rows == 0:
-            if feasible and failure(rel_gap, violation, opts.safety * opts.tol) is None:
-                status, message = "optimal", ""
-                break
             if reduced_tol <= REDUCED_TOL_FLOOR:
                 message = "reduced problem at its accuracy floor"
                 break
