@@ -440,7 +440,8 @@ _TRTRI_MIN_D = 64  # from this block size each block's inverse is LAPACK's trtri
 
 def _block_cholesky_inverses(blocks: np.ndarray, which: np.ndarray,
                              deadline: Deadline = NEVER) -> np.ndarray | None:
-    """L_c^{-1} for the Cholesky factors L_c of ``blocks[which]`` (each with a tiny ridge,
+    """L_c^{-1} for the Cholesky factors L_c of ``blocks[which]`` (``which`` sorted and
+    distinct; the blocks are read in place when it takes them all; each with a tiny ridge,
     relative to its largest diagonal entry, when it is not numerically positive definite);
     None when a block stays indefinite.  In pieces of blocks, the clock read between them
     (``DeadlineExpired``): at d = 784 one pass over 200 blocks is seconds of LAPACK."""
@@ -448,14 +449,18 @@ def _block_cholesky_inverses(blocks: np.ndarray, which: np.ndarray,
     out = np.empty((len(which), md, md))
     eye = np.eye(md)
     trtri = get_lapack_funcs("trtri", (blocks,))
+    whole = len(which) == len(blocks)  # ``which`` is sorted and distinct: all blocks
     for part in deadline.pieces(len(which), 2.0 * md**3):
         deadline.check()
-        rest = blocks[which[part]]
-        scale = np.abs(np.diagonal(rest, axis1=1, axis2=2)).max(axis=1, initial=0.0)
+        rest = blocks[part] if whole else blocks[which[part]]  # a view when all are taken
         for attempt in range(4):
             try:  # not numerically positive definite: a tiny ridge per block
-                ridge = 0.0 if attempt == 0 else 1e-15 * 100.0**attempt
-                L = np.linalg.cholesky(rest + (ridge * scale)[:, None, None] * eye)
+                if attempt == 0:
+                    L = np.linalg.cholesky(rest)
+                else:
+                    scale = np.abs(np.diagonal(rest, axis1=1, axis2=2)).max(axis=1, initial=0.0)
+                    ridge = 1e-15 * 100.0**attempt
+                    L = np.linalg.cholesky(rest + (ridge * scale)[:, None, None] * eye)
                 break
             except np.linalg.LinAlgError:
                 continue
