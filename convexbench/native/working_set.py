@@ -270,7 +270,7 @@ REDUCED_TOL_MAX = 1e-9  # ... or this, the smaller (absolute, on unit-scaled dat
 REDUCED_TOL_STEP = 1e-2  # a restricted solve too coarse for the certificate: tolerance x this
 REDUCED_TOL_FLOOR = 1e-13  # ... down to this
 PRUNE_NORM = 1e-7  # columns below this fraction of the largest column norm are dropped
-_MIN_SEED_ROWS = 16  # the default seed's cap (n / 8) never goes below this
+_MIN_SEED_ROWS = 16  # the default seed's cap (n / 4) never goes below this
 _SURE_MARGIN = 1e-9  # a lower bound counts above the threshold past this relative margin
 _CLARABEL_FALLBACK_MAX = 2000  # Clarabel's KKT system on a dense N x N Gram: ~100 N^2 bytes
 _DENSE_GRAM_BYTES = 1 << 26  # a dense Gram matrix this large (or as large as X) is not built
@@ -363,9 +363,7 @@ def _solve_restricted_loss(
     """The restricted program with the hinge or logistic loss, by Clarabel on the n x N
     prediction operator of the working set (no Gram form for these losses), with the time
     left before ``deadline`` as Clarabel's limit."""
-    blocks = fam.prediction_blocks(cols)  # (k, n, md)
-    A = blocks.transpose(1, 0, 2).reshape(blocks.shape[1], -1)
-    del blocks
+    A = _prediction_operator(fam, cols)
     left = deadline.left()
     if left is not None and left <= 0:
         return ReducedResult(x0, "MaxTime", 0, 0.0)
@@ -373,6 +371,12 @@ def _solve_restricted_loss(
                               time_limit=left,
                               direct_solve_method=opts.direct_solve_method,
                               threads=opts.threads)
+
+
+def _prediction_operator(fam: ColumnFamily, cols: np.ndarray) -> np.ndarray:
+    """The working set's n x N prediction operator A (columns' blocks side by side)."""
+    blocks = fam.prediction_blocks(cols)  # (k, n, md)
+    return blocks.transpose(1, 0, 2).reshape(blocks.shape[1], -1)
 
 
 def solve_working_set(
@@ -543,31 +547,21 @@ def _solve_state(fam: ColumnFamily, state: _State, y: np.ndarray, beta: float, l
     if loss == "squared":
         return _solve_restricted(fam, state.cols, y, beta, owner, rows, tol, deadline, opts,
                                  state.x)
-    if loss == "logistic" and opts.logistic_newton:
-        res = solve_restricted_logistic(fam, state.cols, y, beta, owner, rows, state.x, tol,
-                                        mixed=opts.mixed_precision, deadline=deadline)
-        if res.ok or res.status == "MaxTime":
-            return res
-        failed = res.iterations  # the conic form instead, counting the failed attempt's work
-        res = _solve_restricted_loss(fam, state.cols, y, loss, beta, owner, rows, tol,
-                                     deadline, opts, state.x)
-        return replace(res, iterations=res.iterations + failed)
+    tried = None  # our own method for the loss, when it applies
     width = len(state.cols) * fam.m * fam.d
-    if loss == "hinge" and width <= min(opts.hinge_ipm_max_width,
-                                        opts.hinge_ipm_width_per_sample * fam.program.n):
-        blocks = fam.prediction_blocks(state.cols)  # (k, n, md)
-        gram = WeightedGram(blocks.transpose(1, 0, 2).reshape(blocks.shape[1], -1))
-        del blocks
-        res = solve_ipm_hinge(gram, y, beta, fam.m, fam.d, owner, rows, tol=tol,
-                              deadline=deadline)
-        if res.ok or res.status == "MaxTime":
-            return res
-        failed = res.iterations  # Clarabel instead, counting the failed attempt's work
-        res = _solve_restricted_loss(fam, state.cols, y, loss, beta, owner, rows, tol,
-                                     deadline, opts, state.x)
-        return replace(res, iterations=res.iterations + failed)
-    return _solve_restricted_loss(fam, state.cols, y, loss, beta, owner, rows, tol, deadline,
-                                  opts, state.x)
+    if loss == "logistic" and opts.logistic_newton:
+        tried = solve_restricted_logistic(fam, state.cols, y, beta, owner, rows, state.x, tol,
+                                          mixed=opts.mixed_precision, deadline=deadline)
+    elif loss == "hinge" and width <= min(opts.hinge_ipm_max_width,
+                                          opts.hinge_ipm_width_per_sample * fam.program.n):
+        tried = solve_ipm_hinge(WeightedGram(_prediction_operator(fam, state.cols)), y, beta,
+                                fam.m, fam.d, owner, rows, tol=tol, deadline=deadline)
+    if tried is not None and (tried.ok or tried.status == "MaxTime"):
+        return tried
+    # the conic form (Clarabel), counting a failed attempt's work
+    res = _solve_restricted_loss(fam, state.cols, y, loss, beta, owner, rows, tol, deadline,
+                                 opts, state.x)
+    return res if tried is None else replace(res, iterations=res.iterations + tried.iterations)
 
 
 def _assess(program: ConvexProgram, fam: ColumnFamily, cols: np.ndarray, x: np.ndarray
