@@ -118,7 +118,6 @@ def test_blocked_cholesky_matches_lapack(monkeypatch, dtype):
         cholesky_lower(H.copy(order="F"), Deadline.after(-1.0))
 
 
-
 def test_hinge_ipm_returns_max_time_on_an_expired_deadline():
     from convexbench.native.ipm_hinge import WeightedGram, solve_ipm_hinge
 
