@@ -13,11 +13,12 @@ from hypothesis import strategies as st
 from convexbench.certificates import certify
 from convexbench.data.synthetic import planted_data
 from convexbench.native import NativeOptions, solve_native
+from convexbench.native.atom_ipm import atom_price_ipm
 from convexbench.native.deadline import Deadline
 from convexbench.native.families import ThreeLayerFamily, family_for
 from convexbench.native.working_set import _price
 from convexbench.programs import make_program
-from convexbench.programs.cones import atom_price, atom_prices
+from convexbench.programs.cones import PRICE_GAP, atom_price, atom_prices, cone_support
 
 
 def _atom(rng: np.random.Generator, n: int, d: int, m: int) -> np.ndarray:
@@ -76,6 +77,28 @@ def test_batched_prices_equal_one_at_a_time_prices(seed, B, m, d):
         assert np.linalg.norm(shifted, axis=1).max() >= price - 1e-9 * size
 
 
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 100_000), m=st.integers(1, 3), d=st.integers(2, 6),
+       log_scale=st.floats(-6, 6))
+def test_native_atom_price_is_proved_and_equals_clarabels(seed, m, d, log_scale):
+    """The native interior-point price of an atom (``native.atom_ipm``) is proved (its
+    multipliers' Lagrangian bound within PRICE_GAP of its primal value), equals Clarabel's
+    price to 1e-8 of max_j ||g_j|| at every scale of g, and its maximizer lies in the cone."""
+    rng = np.random.default_rng(seed)
+    rows = _atom(rng, int(rng.integers(8, 60)), d, m)
+    g = 10.0 ** log_scale * rng.standard_normal((m, d))
+    size = float(np.linalg.norm(g, axis=1).max())
+    price, q, mu, proved = atom_price_ipm(g, rows)
+    assert proved
+    assert price == pytest.approx(atom_price(g, rows)[0], abs=1e-8 * size)
+    assert np.all(mu >= 0)
+    bound = np.linalg.norm(g + (rows.T @ mu).reshape(m, d), axis=1).max()
+    assert bound == pytest.approx(price, abs=1e-12 * size)  # the multipliers' bound
+    assert float(np.sum(g * q)) >= price - PRICE_GAP * size
+    assert np.all(rows @ q.ravel() >= -1e-8 * np.linalg.norm(rows, axis=1))
+    assert np.linalg.norm(q, axis=1).sum() <= 1 + 1e-9
+
+
 def _program(beta_factor: float = 0.05, seed: int = 4):
     X, y = planted_data(40, 3, seed, hidden=3, sphere=True)
     beta = beta_factor * float(np.abs(X.T @ y).max())
@@ -92,7 +115,14 @@ def _full_prices(fam: ThreeLayerFamily, grads: np.ndarray) -> np.ndarray:
     return out
 
 
-def test_row_generated_batch_prices_equal_full_prices():
+@pytest.mark.parametrize("native_width", [None, 0])
+def test_row_generated_batch_prices_equal_full_prices(native_width, monkeypatch):
+    """Also with every atom priced by the native interior-point method (``native_width``
+    0; these atoms are narrower than its default ``MIN_WIDTH``)."""
+    from convexbench.native import atom_ipm
+
+    if native_width is not None:
+        monkeypatch.setattr(atom_ipm, "MIN_WIDTH", native_width)
     program = _program()
     fam = family_for(program)
     rng = np.random.default_rng(0)
@@ -117,9 +147,10 @@ def test_row_generated_batch_prices_equal_full_prices():
 
 
 def test_unproved_atoms_are_priced_again_alone(monkeypatch):
-    """An atom whose batch did not prove its price to PRICE_GAP is solved alone, and a
+    """An atom the native interior-point method did not prove goes to Clarabel, an atom
+    whose Clarabel batch did not prove its price to PRICE_GAP is solved alone, and a
     row-generated atom then gets all its rows: with a negative gap, every atom."""
-    from convexbench.native import families
+    from convexbench.native import atom_ipm, families
     from convexbench.programs import cones
 
     program = _program()
@@ -128,6 +159,7 @@ def test_unproved_atoms_are_priced_again_alone(monkeypatch):
     full = _full_prices(family_for(program), grads)
     monkeypatch.setattr(cones, "PRICE_GAP", -1.0)
     monkeypatch.setattr(families, "PRICE_GAP", -1.0)
+    monkeypatch.setattr(atom_ipm, "PRICE_GAP", -1.0)
     fam = family_for(program)
     cols = np.arange(fam.n_columns)
     prices, _ = fam.exact_prices(cols, grads)
@@ -186,3 +218,44 @@ def test_batched_native_solve_reaches_the_one_at_a_time_objective(monkeypatch):
         assert cert.holds(1e-6), cert
         runs[batched] = cert.objective
     assert runs[True] == pytest.approx(runs[False], rel=1e-7)
+
+
+@pytest.mark.parametrize("model", ["relu3", "relu2"])
+def test_restricted_multipliers_bound_the_prices_of_the_set(model):
+    """After a restricted interior-point solve, the multipliers of its cone rows
+    (``remember_multipliers``) give every column of the set a Lagrangian bound that is a
+    true upper bound on its exact price over all its rows, and within 1e-4 of beta (the
+    restricted optimum prices its own columns at beta)."""
+    from convexbench.certificates import default_dual_direction
+    from convexbench.native.working_set import NativeOptions as Opts
+    from convexbench.native.working_set import _seed, _solve_state, _State
+
+    X, y = planted_data(40, 3, 3, hidden=3, sphere=True)
+    beta = 0.05 * float(np.abs(X.T @ y).max())
+    extra = {"m1": 2} if model == "relu3" else {}
+    program = make_program(model, X, y, beta, patterns=30, seed=5, **extra)
+    fam = family_for(program)
+    cheap, grads = fam.cheap_prices(y)  # lam = y - 0: the columns that price highest at zero
+    cols = np.sort(np.argsort(-cheap)[:6])
+    md = fam.m * fam.d
+    x0 = np.zeros((len(cols), md))
+    state = _State(cols, x0, _seed(fam, cols, np.ones((len(cols), md)), 10))
+    res = _solve_state(fam, state, y, beta, "squared", 1e-10, Deadline.after(None),
+                       Opts())
+    assert res.ok and res.row_duals is not None and np.all(res.row_duals >= 0)
+    z = fam.predict(cols, res.x)
+    lam = -default_dual_direction(program, z)
+    _, grads = fam.cheap_prices(lam)
+    assert fam._has_w[cols].all()
+    active = fam.column_norms(res.x) > 1e-6 * fam.column_norms(res.x).max()
+    for c in cols[active]:
+        fresh = family_for(program)  # no cached multipliers: the exact price, all rows
+        a, s = fresh._split(np.array([c]))
+        _, rows = fresh.cone_rows(np.array([c]), np.ones((1, fresh.R), dtype=bool))
+        g = (s[0] * grads[a[0]]).reshape(fam.m, fam.d)
+        exact = atom_price(g, rows)[0] if model == "relu3" else max(
+            cone_support(g.ravel(), rows), 0.0)
+        # the Lagrangian bound of the remembered w_c = K_c^T mu_c alone
+        bound = np.linalg.norm(g + fam._w[c].reshape(fam.m, fam.d), axis=1).max()
+        assert bound >= exact - 1e-9 * beta
+        assert bound <= beta * (1 + 1e-4)

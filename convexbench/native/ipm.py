@@ -49,12 +49,15 @@ class Kkt:
         self.md = m * d
         self.k = N // self.md
         self.B = self.k * m
+        self.n_given = len(owner)
         nonzero = np.any(rows != 0, axis=1) if len(rows) else np.zeros(0, bool)
+        self.source = np.flatnonzero(nonzero)  # index of each kept row among those given
         if not nonzero.all():
             owner, rows = owner[nonzero], rows[nonzero]
         if np.any(np.diff(owner) < 0):  # the working set passes them sorted: no copy then
             order = np.argsort(owner, kind="stable")
             owner, rows = owner[order], rows[order]
+            self.source = self.source[order]
         self.owner, self.rows = owner, np.ascontiguousarray(rows, dtype=float)
         self.r = len(self.owner)
         self.bounds = np.searchsorted(self.owner, np.arange(self.k + 1))
@@ -67,6 +70,13 @@ class Kkt:
                                  np.arange(0, self.r * self.md + 1, self.md, dtype=np.int32)),
                                 shape=(self.r, N), copy=False)
         self.KsT = self.Ks.T
+
+    def given_order(self, zl: np.ndarray) -> np.ndarray:
+        """Multipliers of the kept rows, clipped to >= 0, in the order of the rows given
+        (zero for the all-zero rows left out)."""
+        out = np.zeros(self.n_given)
+        out[self.source] = np.maximum(zl, 0.0)
+        return out
 
     def K(self, x: np.ndarray) -> np.ndarray:
         return self.Ks @ x
@@ -170,7 +180,7 @@ def solve_ipm(
     shift_into_cones(zl, zq)
     nu = r + B
     status = "MaxIterations"
-    best: tuple[float, np.ndarray] = (np.inf, x)  # (worst of gap and residuals, x)
+    best = (np.inf, x, zl)  # (worst of gap and residuals, x, row multipliers)
     iterations = 0
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         try:
@@ -189,7 +199,7 @@ def solve_ipm(
                     1.0, np.sqrt(float(Aty @ Aty) + B * beta**2))
                 worst = max(gap, pres, dres)
                 if worst < best[0]:
-                    best = (worst, x.copy())
+                    best = (worst, x.copy(), zl.copy())
                 reason = stop_reason(worst, tol, deadline)
                 if reason:
                     status = reason
@@ -227,13 +237,12 @@ def solve_ipm(
                 sl, sq, zl, zq = sl + a * dsl, sq + a * dsq, zl + a * dzl, zq + a * dzq
         except DeadlineExpired:  # inside a factorization: the best iterate so far
             status = "MaxTime"
-    if status != "Solved":
-        # near the optimum the Newton systems lose accuracy: keep the best iterate seen
-        worst, x = best
-        if worst <= 100.0 * tol:
-            status = "AlmostSolved"
+    # near the optimum the Newton systems lose accuracy: the best iterate seen
+    worst, x, zl = best
+    if status != "Solved" and worst <= 100.0 * tol:
+        status = "AlmostSolved"
     return ReducedResult(x.reshape(kkt.k, kkt.md), status, iterations,
-                         time.perf_counter() - start)
+                         time.perf_counter() - start, row_duals=kkt.given_order(zl))
 
 
 def stop_reason(worst: float, tol: float, deadline: Deadline) -> str | None:

@@ -167,7 +167,7 @@ def solve_ipm_hinge(
     ones = np.ones(n)
     # residuals are those of  G u + s = h,  h = (0, 0, -1, 0);  objective c = (0, beta, 1)
     cones = Cones(np.ones(r), np.ones(r), unit_blocks(B, d), unit_blocks(B, d))
-    best: tuple[float, np.ndarray, np.ndarray] = (np.inf, np.zeros(N), np.zeros(n))
+    best = (np.inf, np.zeros(N), np.zeros(n), np.zeros(r))  # (worst, x, alpha, row duals)
     status, iterations = "MaxIterations", 0
     try:
         if not hk.factor(cones, ones, ones, deadline):
@@ -201,7 +201,7 @@ def solve_ipm_hinge(
                     1.0, np.sqrt(n + B * beta**2))
                 worst = max(gap, pres, dres)
                 if worst < best[0]:
-                    best = (worst, x.copy(), np.clip(zm, 0.0, 1.0))
+                    best = (worst, x.copy(), np.clip(zm, 0.0, 1.0), zl.copy())
                 reason = stop_reason(worst, tol, deadline)
                 if reason:
                     status = reason
@@ -246,8 +246,9 @@ def solve_ipm_hinge(
                 sm, zm, sa, za = sm + a * dsm, zm + a * dzm, sa + a * dsa, za + a * dza
     except DeadlineExpired:
         status = "MaxTime"
-    worst, x_best, alpha = best
+    worst, x_best, alpha, z_rows = best
     if status != "Solved" and worst <= 100.0 * tol:
         status = "AlmostSolved"
     return ReducedResult(x_best.reshape(kkt.k, kkt.md), status, iterations,
-                         time.perf_counter() - start, -y * alpha)
+                         time.perf_counter() - start, -y * alpha,
+                         row_duals=kkt.given_order(z_rows))

@@ -31,6 +31,10 @@ class ReducedResult:
     iterations: int
     seconds: float
     direction: np.ndarray | None = None  # a dual direction (n,) when the solver provides one
+    # multipliers (>= 0) of the cone rows passed to the solver, in their order, when it
+    # provides them: for any such mu_c, max_j ||g_cj + (K_c^T mu_c)_j|| bounds column c's
+    # price (weak duality), about beta for the columns of a solved working set
+    row_duals: np.ndarray | None = None
 
     @property
     def ok(self) -> bool:

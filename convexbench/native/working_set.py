@@ -542,8 +542,20 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
 def _solve_state(fam: ColumnFamily, state: _State, y: np.ndarray, beta: float, loss: str,
                  tol: float, deadline: Deadline, opts: NativeOptions) -> ReducedResult:
     """The program restricted to the working set (its columns and selected cone rows),
-    from the current point ``state.x``, by the solver for its loss (module doc, step 1)."""
+    from the current point ``state.x``, by the solver for its loss (module doc, step 1).
+    The solver's multipliers of the cone rows, when it gives them, become the columns'
+    Lagrangian bounds for the next pricing (``ColumnFamily.remember_multipliers``)."""
     owner, rows = fam.cone_rows(state.cols, state.which)
+    res = _solve_rows(fam, state, y, beta, loss, owner, rows, tol, deadline, opts)
+    if res.row_duals is not None and res.ok:
+        fam.remember_multipliers(state.cols, owner, rows, res.row_duals)
+    return res
+
+
+def _solve_rows(fam: ColumnFamily, state: _State, y: np.ndarray, beta: float, loss: str,
+                owner: np.ndarray, rows: np.ndarray, tol: float, deadline: Deadline,
+                opts: NativeOptions) -> ReducedResult:
+    """``_solve_state`` given the working set's cone rows (owner, rows)."""
     if loss == "squared":
         return _solve_restricted(fam, state.cols, y, beta, owner, rows, tol, deadline, opts,
                                  state.x)

@@ -1,0 +1,211 @@
+"""The price of a three-layer atom by a small dense interior-point method (no Clarabel).
+
+    max  sum_j g_j^T q_j   s.t.  K q >= 0 (the atom's selected cone rows),
+                                 ||q_j|| <= t_j (j = 1..m),  sum_j t_j <= 1,
+
+for g of shape (m, d) and K of shape (r, m d).  Written as the linear cone program
+min c^T u, G u + s = h, s in R_+^(r+1) x SOC^m with u = (q, t), it is solved by the Mehrotra
+predictor-corrector of CVXOPT's ``conelp`` with Nesterov-Todd scaling (``nt_cones.py``).
+The Newton matrix G^T W^-2 G has m d + m rows, formed densely (r (m d)^2 flops) and
+factored by Cholesky: one iteration is milliseconds at m d = 332 and r = 200, where one
+Clarabel SOCP of the same atom (``programs.cones.atom_prices``) took 0.1-0.3 s (uci:musk-1,
+relu3), since Clarabel's sparse factorization does not see that the rows are dense.
+
+The answer is proved, not trusted: the multipliers z >= 0 of the cone rows give the
+Lagrangian bound max_j ||g_j + (K^T z)_j||, an upper bound on the price for any z >= 0
+(weak duality), and the primal value g^T q at the iterate a lower estimate.  An atom whose
+two differ by more than ``PRICE_GAP`` (relative to max_j ||g_j||) is reported unproved and
+the caller prices it with Clarabel.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg as sla
+from threadpoolctl import threadpool_limits
+
+from convexbench.native.nt_cones import (
+    MIN_STEP,
+    STEP_FRACTION,
+    Cones,
+    jordan,
+    jordan_solve,
+    max_step,
+    shift_into_cones,
+)
+from convexbench.programs.cones import PRICE_GAP, atom_prices
+
+MIN_WIDTH = 128  # atoms of at least this many variables (m d) are priced here, smaller ones
+# by Clarabel: per atom (150 rows, one BLAS thread) 15.6 / 21.6 / 33 / 60 ms here against
+# Clarabel's 1.9 / 8.2 / 18 / 41 ms at m d = 18 / 80 / 160 / 332 on random atoms (Python's
+# per-iteration overhead), but on the atoms uci:musk-1 relu3 prices (m d = 332, 100-220 rows)
+# 21.7 s here against 33.7 s (Clarabel one atom at a time) and 38.8 s (batches of 8)
+MAX_ITER = 60
+TOL = 1e-12  # gap and residuals of the scaled program (prices in [0, 1])
+STOP_GAP = 0.1 * PRICE_GAP  # stop once the Lagrangian bound is this close to the primal value
+
+
+def price_atoms(gs: list[np.ndarray], rows_list: list[np.ndarray]
+                ) -> list[tuple[float, np.ndarray, np.ndarray]]:
+    """(price, maximizer (m, d), multipliers of the rows) of each atom (``gs[i]`` (m, d),
+    ``rows_list[i]`` dense (r_i, m d)), as ``programs.cones.atom_prices`` returns them: from
+    ``MIN_WIDTH`` variables on by :func:`atom_price_ipm` on one BLAS thread (these matrices
+    are too small to gain from two: measured 3x slower with two) and by Clarabel for the
+    atoms it did not prove; below, by Clarabel (one SOCP for the batch)."""
+    if not gs or gs[0].size < MIN_WIDTH:
+        return atom_prices(gs, rows_list)
+    with threadpool_limits(limits=1, user_api="blas"):
+        found = [atom_price_ipm(g, rows) for g, rows in zip(gs, rows_list, strict=True)]
+    out = [(price, q, mu) for price, q, mu, _ in found]
+    unproved = [i for i, f in enumerate(found) if not f[3]]
+    if unproved:
+        again = atom_prices([gs[i] for i in unproved], [rows_list[i] for i in unproved])
+        for i, result in zip(unproved, again, strict=True):
+            out[i] = result
+    return out
+
+
+def atom_price_ipm(g: np.ndarray, K: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, bool]:
+    """(price, maximizer q (m, d), multipliers of the rows (r,), proved) of one atom.
+
+    ``price`` is the Lagrangian upper bound when ``proved`` (it is then within
+    ``PRICE_GAP`` max_j ||g_j|| of the primal value); otherwise the caller must price the
+    atom another way."""
+    m, d = g.shape
+    md = m * d
+    r = K.shape[0]
+    scale = float(np.linalg.norm(g, axis=1).max(initial=0.0))
+    if scale == 0.0:
+        return 0.0, np.zeros((m, d)), np.zeros(r), True
+    gs = g.reshape(md) / scale
+    K = np.asarray(K, dtype=float)
+    nu = r + 1 + m  # degree of the cone
+    h_l = np.zeros(r + 1)
+    h_l[r] = 1.0
+
+    def G_u(q: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """G u split into its linear rows and its second-order blocks."""
+        lin = np.concatenate([-(K @ q), [t.sum()]])
+        return lin, -np.concatenate([t[:, None], q.reshape(m, d)], axis=1)
+
+    def GT_z(zl: np.ndarray, zq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return -(K.T @ zl[:r]) - zq[:, 1:].ravel(), zl[r] - zq[:, 0]
+
+    def factor(wl2inv: np.ndarray, alpha: np.ndarray, c: np.ndarray, S: np.ndarray):
+        """Cholesky factor of G^T W^-2 G, ordered (q, t)."""
+        H = np.zeros((md + m, md + m))
+        H[:md, :md] = K.T @ (wl2inv[:r, None] * K)
+        for j in range(m):
+            sl = slice(j * d, (j + 1) * d)
+            H[sl, sl] += S[j] + np.outer(c[j], c[j]) / alpha[j]
+            H[sl, md + j] += c[j]
+            H[md + j, sl] += c[j]
+            H[md + j, md + j] += alpha[j]
+        H[md:, md:] += wl2inv[r]
+        scale_h = float(np.max(np.abs(np.diagonal(H)), initial=1.0))
+        for attempt in range(3):
+            try:
+                trial = H if attempt == 0 else H + 1e-14 * 100.0**attempt * scale_h * np.eye(
+                    md + m)
+                return sla.cho_factor(trial, lower=True, check_finite=False)
+            except np.linalg.LinAlgError:
+                continue
+        return None
+
+    def apply(cones: Cones, dq, dt, dzl, dzq):
+        """[0 G^T; G -W^2] [du; dz]."""
+        gq, gt = GT_z(dzl, dzq)
+        Gl, Gq = G_u(dq, dt)
+        return gq, gt, Gl - cones.wl**2 * dzl, Gq - cones.scale_q(cones.scale_q(dzq))
+
+    def solve_refined(fac, cones: Cones, *rhs):
+        """``solve`` and one step of iterative refinement on the unreduced system."""
+        sol = solve(fac, cones, *rhs)
+        res = [b - a for b, a in zip(rhs, apply(cones, *sol), strict=True)]
+        corr = solve(fac, cones, *res)
+        return tuple(a + b for a, b in zip(sol, corr, strict=True))
+
+    def solve(fac, cones: Cones | None, bq, bt, bzl, bzq):
+        """[0 G^T; G -W^2] [du; dz] = [bu; bz] (W = I when ``cones`` is None)."""
+        if cones is None:
+            wl2inv_l, wq = bzl, bzq
+        else:
+            wl2inv_l = bzl / cones.wl**2
+            wq = cones.unscale_q(cones.unscale_q(bzq))
+        gq, gt = GT_z(wl2inv_l, wq)
+        du = sla.cho_solve(fac, np.concatenate([bq + gq, bt + gt]), check_finite=False)
+        dq, dt = du[:md], du[md:]
+        Gl, Gq = G_u(dq, dt)
+        if cones is None:
+            return dq, dt, Gl - bzl, Gq - bzq
+        return dq, dt, (Gl - bzl) / cones.wl**2, cones.unscale_q(cones.unscale_q(Gq - bzq))
+
+    # initial point (CVXOPT conelp): W = I
+    fac = factor(np.ones(r + 1), np.ones(m), np.zeros((m, d)), np.broadcast_to(np.eye(d),
+                                                                               (m, d, d)))
+    if fac is None:
+        return np.inf, np.zeros((m, d)), np.zeros(r), False
+    # primal: u minimizing ||G u - h||, s = h - G u
+    q, t, zl, zq = solve(fac, None, np.zeros(md), np.zeros(m), h_l, np.zeros((m, d + 1)))
+    sl, sq = -zl, -zq
+    # dual: the least-norm z with G^T z = -c
+    _, _, zl, zq = solve(fac, None, gs, np.zeros(m), np.zeros(r + 1), np.zeros((m, d + 1)))
+    shift_into_cones(sl, sq)
+    shift_into_cones(zl, zq)
+    best = (np.inf, np.inf, q, zl)  # (bound - primal, bound, q, zl) of the best iterate
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for _ in range(MAX_ITER):
+            bound, primal, q_unit = _bounds(gs, K, q, zl[:r], m, d)
+            if bound - primal < best[0]:
+                best = (bound - primal, bound, q_unit, zl[:r].copy())
+            if best[0] <= STOP_GAP:
+                break
+            gq, gt = GT_z(zl, zq)
+            Gl, Gq = G_u(q, t)
+            res = (gq - gs, gt, Gl + sl - h_l, Gq + sq)  # (c + G^T z, G u + s - h)
+            gap = float(sl @ zl + np.einsum("bi,bi->", sq, zq))
+            pres = np.sqrt(float(res[2] @ res[2]) + float(np.sum(res[3] ** 2)))
+            dres = np.sqrt(float(res[0] @ res[0]) + float(res[1] @ res[1]))
+            if not np.isfinite(gap + pres + dres) or max(gap, pres, dres) <= TOL:
+                break
+            cones = Cones(sl, zl, sq, zq)
+            alpha, c, S = cones.inv_sq_blocks()
+            fac = factor(1.0 / cones.wl**2, alpha, c, S)
+            if fac is None:
+                break
+            mu = gap / nu
+            lam_l, lam_q = cones.lam_l, cones.lam_q
+
+            def direction(vl, vq, cones=cones, res=res, fac=fac):
+                dq, dt, dzl, dzq = solve_refined(fac, cones, -res[0], -res[1],
+                                         -res[2] - cones.wl * vl, -res[3] - cones.scale_q(vq))
+                dsl = cones.wl * (vl - cones.wl * dzl)
+                dsq = cones.scale_q(vq - cones.scale_q(dzq))
+                return dq, dt, dzl, dzq, dsl, dsq
+
+            dq, dt, dzl, dzq, dsl, dsq = direction(-lam_l, -lam_q)
+            a_aff = min(1.0, max_step(sl, zl, sq, zq, dsl, dzl, dsq, dzq))
+            sigma = (1.0 - a_aff) ** 3
+            cl = -lam_l * lam_l - (dsl / cones.wl) * (cones.wl * dzl) + sigma * mu
+            cq = -jordan(lam_q, lam_q) - jordan(cones.unscale_q(dsq), cones.scale_q(dzq))
+            cq[:, 0] += sigma * mu
+            dq, dt, dzl, dzq, dsl, dsq = direction(cl / lam_l, jordan_solve(lam_q, cq))
+            a = min(1.0, STEP_FRACTION * max_step(sl, zl, sq, zq, dsl, dzl, dsq, dzq))
+            if not np.isfinite(a) or a < MIN_STEP:
+                break
+            q, t = q + a * dq, t + a * dt
+            sl, sq, zl, zq = sl + a * dsl, sq + a * dsq, zl + a * dzl, zq + a * dzq
+    slack, bound, q_unit, z_rows = best
+    proved = bool(np.isfinite(bound) and slack <= PRICE_GAP)
+    return bound * scale, q_unit.reshape(m, d), np.maximum(z_rows, 0.0) * scale, proved
+
+
+def _bounds(gs: np.ndarray, K: np.ndarray, q: np.ndarray, z_rows: np.ndarray, m: int, d: int
+            ) -> tuple[float, float, np.ndarray]:
+    """(Lagrangian upper bound of the multipliers z_rows clipped to >= 0, primal value of q
+    scaled into the budget when its residual puts it outside, that q)."""
+    bound = float(np.linalg.norm((gs + K.T @ np.maximum(z_rows, 0.0)).reshape(m, d),
+                                 axis=1).max())
+    budget = float(np.linalg.norm(q.reshape(m, d), axis=1).sum())
+    q_unit = q / max(budget, 1.0)
+    return bound, float(gs @ q_unit), q_unit
