@@ -42,14 +42,23 @@ def _wide_program():
     return make_program("relu2", X, y, beta, patterns=200, seed=1)
 
 
-@pytest.mark.parametrize("case", ["gated2", "relu2", "relu2 hinge", "relu2 wide"])
+def _wide_relu3_program():
+    """relu3 with m1 d = 800: each atom's price is one solve of our dense interior-point
+    method (native/atom_ipm.py) of tenths of a second, a batch of them seconds."""
+    X, y = planted_data(300, 400, seed=0)
+    beta = 1e-3 * float(np.abs(X.T @ y).max())
+    return make_program("relu3", X, y, beta, patterns=40, m1=2, seed=1)
+
+
+@pytest.mark.parametrize("case", ["gated2", "relu2", "relu2 hinge", "relu2 wide",
+                                  "relu3 wide"])
 def test_time_limit_holds_with_a_feasible_point(case):
     """Within the limit + 2 s, status time_limit, the best feasible point seen, never worse
     than zero (the point returned when none was seen).  The hinge case goes through the
-    hinge interior-point method (native/ipm_hinge.py), the wide one through the Woodbury
-    route's block factors."""
-    program = {"relu2 hinge": _slow_hinge_program, "relu2 wide": _wide_program}.get(
-        case, lambda: _slow_program(case))()
+    hinge interior-point method (native/ipm_hinge.py), the wide relu2 one through the
+    Woodbury route's block factors, the wide relu3 one through the pricing of its atoms."""
+    program = {"relu2 hinge": _slow_hinge_program, "relu2 wide": _wide_program,
+               "relu3 wide": _wide_relu3_program}.get(case, lambda: _slow_program(case))()
     limit = 0.5
     start = time.perf_counter()
     run = solve_native(program, NativeOptions(time_limit=limit))

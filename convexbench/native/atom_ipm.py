@@ -24,6 +24,7 @@ import numpy as np
 import scipy.linalg as sla
 from threadpoolctl import threadpool_limits
 
+from convexbench.native.deadline import NEVER, Deadline
 from convexbench.native.nt_cones import (
     MIN_STEP,
     STEP_FRACTION,
@@ -45,28 +46,34 @@ TOL = 1e-12  # gap and residuals of the scaled program (prices in [0, 1])
 STOP_GAP = 0.1 * PRICE_GAP  # stop once the Lagrangian bound is this close to the primal value
 
 
-def price_atoms(gs: list[np.ndarray], rows_list: list[np.ndarray]
+def price_atoms(gs: list[np.ndarray], rows_list: list[np.ndarray], deadline: Deadline = NEVER
                 ) -> list[tuple[float, np.ndarray, np.ndarray]]:
     """(price, maximizer (m, d), multipliers of the rows) of each atom (``gs[i]`` (m, d),
     ``rows_list[i]`` dense (r_i, m d)), as ``programs.cones.atom_prices`` returns them: from
     ``MIN_WIDTH`` variables on by :func:`atom_price_ipm` on one BLAS thread (these matrices
     are too small to gain from two: measured 3x slower with two) and by Clarabel for the
-    atoms it did not prove; below, by Clarabel (one SOCP for the batch)."""
+    atoms it did not prove; below, by Clarabel (one SOCP for the batch).  Raises
+    ``DeadlineExpired`` once ``deadline`` has passed (read at every iteration here: one wide
+    atom is seconds at m d = 1568, Fashion-MNIST relu3)."""
     if not gs or gs[0].size < MIN_WIDTH:
         return atom_prices(gs, rows_list)
     with threadpool_limits(limits=1, user_api="blas"):
-        found = [atom_price_ipm(g, rows) for g, rows in zip(gs, rows_list, strict=True)]
+        found = [atom_price_ipm(g, rows, deadline)
+                 for g, rows in zip(gs, rows_list, strict=True)]
     out = [(price, q, mu) for price, q, mu, _ in found]
     unproved = [i for i, f in enumerate(found) if not f[3]]
     if unproved:
+        deadline.check()
         again = atom_prices([gs[i] for i in unproved], [rows_list[i] for i in unproved])
         for i, result in zip(unproved, again, strict=True):
             out[i] = result
     return out
 
 
-def atom_price_ipm(g: np.ndarray, K: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, bool]:
-    """(price, maximizer q (m, d), multipliers of the rows (r,), proved) of one atom.
+def atom_price_ipm(g: np.ndarray, K: np.ndarray, deadline: Deadline = NEVER
+                   ) -> tuple[float, np.ndarray, np.ndarray, bool]:
+    """(price, maximizer q (m, d), multipliers of the rows (r,), proved) of one atom;
+    ``DeadlineExpired`` once ``deadline`` has passed.
 
     ``price`` is the Lagrangian upper bound when ``proved`` (it is then within
     ``PRICE_GAP`` max_j ||g_j|| of the primal value); otherwise the caller must price the
@@ -155,6 +162,7 @@ def atom_price_ipm(g: np.ndarray, K: np.ndarray) -> tuple[float, np.ndarray, np.
     best = (np.inf, np.inf, q, zl)  # (bound - primal, bound, q, zl) of the best iterate
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for _ in range(MAX_ITER):
+            deadline.check()
             bound, primal, q_unit = _bounds(gs, K, q, zl[:r], m, d)
             if bound - primal < best[0]:
                 best = (bound - primal, bound, q_unit, zl[:r].copy())

@@ -146,10 +146,15 @@ class ColumnFamily:
     # columns priced exactly at once by ``exact_prices`` (1: ``exact_price`` one at a time)
     price_batch: int = 1
 
-    def exact_prices(self, cols: np.ndarray, grads: np.ndarray
+    def exact_prices(self, cols: np.ndarray, grads: np.ndarray, deadline: Deadline = NEVER
                      ) -> tuple[np.ndarray, np.ndarray]:
-        """Exact prices (k,) and maximizers (k, m d) of the columns ``cols``."""
-        found = [self.exact_price(int(c), grads) for c in cols]
+        """Exact prices (k,) and maximizers (k, m d) of the columns ``cols``; raises
+        ``DeadlineExpired`` once ``deadline`` has passed between two columns (or inside one
+        column's pricing, where that pricing reads the clock)."""
+        found = []
+        for c in cols:
+            deadline.check()
+            found.append(self.exact_price(int(c), grads))
         return (np.array([p for p, _ in found]),
                 np.array([u for _, u in found]).reshape(len(found), -1))
 
@@ -488,7 +493,7 @@ class ThreeLayerFamily(ColumnFamily):
         second = self._x_norms * np.sqrt(prog.first[:, a, :].sum(axis=2).T)  # (k, n)
         return np.concatenate([first.reshape(len(a), -1), second], axis=1)
 
-    def exact_prices(self, cols, grads):
+    def exact_prices(self, cols, grads, deadline=NEVER):
         """Exact prices and maximizers (k, m d) of the columns ``cols``: the atom SOCPs of all
         of them at once (``native.atom_ipm.price_atoms``: by our interior-point method for wide
         atoms, else by one block-separable Clarabel SOCP), by row generation.
@@ -530,7 +535,7 @@ class ThreeLayerFamily(ColumnFamily):
         for rounds in range(1, self._ROW_ROUNDS + 3):
             owner, rows = self.cone_rows(cols[todo], which[todo])
             blocks = np.split(rows, np.cumsum(np.bincount(owner, minlength=len(todo)))[:-1])
-            found = price_atoms(list(gs[todo]), blocks)
+            found = price_atoms(list(gs[todo]), blocks, deadline)
             vals = self.cone_values(cols[todo], np.stack([q.ravel() for _, q, _ in found]))
             again = []
             for p, i in enumerate(todo):

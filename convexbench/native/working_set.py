@@ -183,10 +183,11 @@ def _price(
     without an exact price, the largest bounds first.  The columns that survive the
     refined bound are priced exactly in batches of ``fam.price_batch`` columns in decreasing
     order of their cheap bounds (``fam.exact_prices``, one SOCP per batch for relu3; one at a
-    time for the others).  One exact price cannot be interrupted (an NNLS or an SOCP:
-    seconds each at n = 12000, d = 784): none starts with less time left than the slowest
-    one so far took (``fam.slowest_price``: a refined bound, or refined bound and exact price
-    of a batch)."""
+    time for the others).  An exact price that reads the clock (relu3's wide atoms,
+    ``native/atom_ipm.py``) stops at the deadline; one that cannot be interrupted (an NNLS or
+    a Clarabel SOCP: seconds each at n = 12000, d = 784) does not start with less time left
+    than the slowest one so far took (``fam.slowest_price``: a refined bound, or refined bound
+    and exact price of a batch)."""
     cheap, grads = fam.cheap_prices(lam)
     order = np.argsort(-cheap)
     outside = ~in_set
@@ -218,7 +219,7 @@ def _price(
 
     def price_pending(began: float) -> None:
         nonlocal best
-        prices, maximizers = fam.exact_prices(np.array(pending), grads)
+        prices, maximizers = fam.exact_prices(np.array(pending), grads, deadline)
         fam.slowest_price = max(fam.slowest_price, time.perf_counter() - began)
         for c, price, u in zip(pending, prices, maximizers, strict=True):
             best = max(best, float(price))
@@ -231,35 +232,38 @@ def _price(
         left = deadline.left()
         return left is not None and left <= fam.slowest_price
 
-    for c in order:
-        if out_of_time():
-            return new, dirs, np.inf
-        if pending and (cheap[c] <= thresh
-                        or len(new) + int(outside[pending].sum()) >= max_add):
-            # the batch may hold the last violators wanted: price it before going on
-            price_pending(time.perf_counter())
+    try:
+        for c in order:
             if out_of_time():
                 return new, dirs, np.inf
-        if cheap[c] <= thresh or len(new) >= max_add:
-            bound = max(best, skipped, float(cheap[c]))
-            break
-        if taken[c]:
-            continue
-        began = time.perf_counter()
-        refined = fam.refined_bound(int(c), grads)
-        if refined <= thresh or (in_set[c] and refined <= best):
-            fam.slowest_price = max(fam.slowest_price, time.perf_counter() - began)
-            skipped = max(skipped, refined)
-            continue
-        pending.append(int(c))
-        if len(pending) >= batch:
-            price_pending(began)
-    else:
-        if pending:
-            if out_of_time():
-                return new, dirs, np.inf
-            price_pending(time.perf_counter())
-        bound = max(best, skipped)
+            if pending and (cheap[c] <= thresh
+                            or len(new) + int(outside[pending].sum()) >= max_add):
+                # the batch may hold the last violators wanted: price it before going on
+                price_pending(time.perf_counter())
+                if out_of_time():
+                    return new, dirs, np.inf
+            if cheap[c] <= thresh or len(new) >= max_add:
+                bound = max(best, skipped, float(cheap[c]))
+                break
+            if taken[c]:
+                continue
+            began = time.perf_counter()
+            refined = fam.refined_bound(int(c), grads)
+            if refined <= thresh or (in_set[c] and refined <= best):
+                fam.slowest_price = max(fam.slowest_price, time.perf_counter() - began)
+                skipped = max(skipped, refined)
+                continue
+            pending.append(int(c))
+            if len(pending) >= batch:
+                price_pending(began)
+        else:
+            if pending:
+                if out_of_time():
+                    return new, dirs, np.inf
+                price_pending(time.perf_counter())
+            bound = max(best, skipped)
+    except DeadlineExpired:  # inside an exact price that reads the clock (relu3, wide atoms)
+        return new, dirs, np.inf
     return new, dirs, bound
 
 
