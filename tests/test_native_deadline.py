@@ -142,3 +142,37 @@ def test_hinge_ipm_returns_max_time_on_an_expired_deadline():
                           deadline=Deadline.after(-1.0))
     assert res.status == "MaxTime"
     assert res.x.shape == (len(cols), fam.m * fam.d) and np.all(np.isfinite(res.x))
+
+
+def test_clarabel_restricted_solve_keeps_one_iteration_in_hand(monkeypatch):
+    """The hinge/logistic restricted program goes to Clarabel, which reads its clock between
+    iterations only (8 s each at n = 1000, N = 15680): its limit is the time left less one
+    estimated iteration (n^2 N / _CLARABEL_FLOP_RATE), and it is not started when that
+    leaves nothing."""
+    from convexbench.native import working_set
+
+    program = _slow_hinge_program()
+    fam = family_for(program)
+    cols = np.arange(10)
+    owner, rows = np.zeros(0, np.int64), np.zeros((0, fam.m * fam.d))
+    x0 = np.zeros((len(cols), fam.m * fam.d))
+    limits = []
+
+    def fake(A, *args, time_limit=None, **kwargs):
+        limits.append(time_limit)
+        return working_set.ReducedResult(x0, "Solved", 1, 0.0)
+
+    monkeypatch.setattr(working_set, "solve_reduced_loss", fake)
+    n, N = program.n, len(cols) * fam.m * fam.d
+    for rate, expect_call in ((1e30, True), (n * n * N / 100.0, True), (n * n * N / 1e4, False)):
+        monkeypatch.setattr(working_set, "_CLARABEL_FLOP_RATE", rate)
+        limits.clear()
+        res = working_set._solve_restricted_loss(
+            fam, cols, program.y, "hinge", program.beta, owner, rows, 1e-8,
+            Deadline.after(1000.0), working_set.NativeOptions(), x0)
+        if expect_call:
+            estimate = n * n * N / rate
+            assert len(limits) == 1 and res.status == "Solved"
+            assert 1000.0 - estimate - 1.0 < limits[0] <= 1000.0 - estimate
+        else:  # 10^4 s estimated, 10^3 left: not started
+            assert not limits and res.status == "MaxTime"
