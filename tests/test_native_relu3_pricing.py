@@ -118,11 +118,11 @@ def _full_prices(fam: ThreeLayerFamily, grads: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("native_width", [None, 0])
 def test_row_generated_batch_prices_equal_full_prices(native_width, monkeypatch):
     """Also with every atom priced by the native interior-point method (``native_width``
-    0; these atoms are narrower than its default ``MIN_WIDTH``)."""
+    0; these atoms are smaller than its default ``MIN_SIZE``)."""
     from convexbench.native import atom_ipm
 
     if native_width is not None:
-        monkeypatch.setattr(atom_ipm, "MIN_WIDTH", native_width)
+        monkeypatch.setattr(atom_ipm, "MIN_SIZE", native_width)
     program = _program()
     fam = family_for(program)
     rng = np.random.default_rng(0)

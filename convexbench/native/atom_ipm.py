@@ -36,11 +36,13 @@ from convexbench.native.nt_cones import (
 )
 from convexbench.programs.cones import PRICE_GAP, atom_prices
 
-MIN_WIDTH = 128  # atoms of at least this many variables (m d) are priced here, smaller ones
-# by Clarabel: per atom (150 rows, one BLAS thread) 15.6 / 21.6 / 33 / 60 ms here against
-# Clarabel's 1.9 / 8.2 / 18 / 41 ms at m d = 18 / 80 / 160 / 332 on random atoms (Python's
-# per-iteration overhead), but on the atoms uci:musk-1 relu3 prices (m d = 332, 100-220 rows)
-# 21.7 s here against 33.7 s (Clarabel one atom at a time) and 38.8 s (batches of 8)
+MIN_SIZE = 40_000  # atoms whose rows times variables (r m d) reach this are priced here, the
+# others by Clarabel.  Clarabel's time grows with the rows (dense rows fill its sparse
+# factorization), ours mostly with (m d)^3.  Per atom, one BLAS thread, measured on the atoms
+# the working set priced: uci:musk-1 relu3 (m d = 332) with < 100 / 100-200 / 200-400 rows:
+# Clarabel 20 / 93 / 181 ms, here 53 / 72 / 83 ms; uci:hill-valley relu3 (m d = 200, 36 rows
+# typically): Clarabel 7.7 ms, here 22.8 ms.  This threshold took the faster of the two on
+# both (musk-1: 13.3 s Clarabel only, 9.6 s here only, 8.6 s chosen)
 MAX_ITER = 60
 TOL = 1e-12  # gap and residuals of the scaled program (prices in [0, 1])
 STOP_GAP = 0.1 * PRICE_GAP  # stop once the Lagrangian bound is this close to the primal value
@@ -49,24 +51,25 @@ STOP_GAP = 0.1 * PRICE_GAP  # stop once the Lagrangian bound is this close to th
 def price_atoms(gs: list[np.ndarray], rows_list: list[np.ndarray], deadline: Deadline = NEVER
                 ) -> list[tuple[float, np.ndarray, np.ndarray]]:
     """(price, maximizer (m, d), multipliers of the rows) of each atom (``gs[i]`` (m, d),
-    ``rows_list[i]`` dense (r_i, m d)), as ``programs.cones.atom_prices`` returns them: from
-    ``MIN_WIDTH`` variables on by :func:`atom_price_ipm` on one BLAS thread (these matrices
-    are too small to gain from two: measured 3x slower with two) and by Clarabel for the
-    atoms it did not prove; below, by Clarabel (one SOCP for the batch).  Raises
+    ``rows_list[i]`` dense (r_i, m d)), as ``programs.cones.atom_prices`` returns them: atoms
+    of ``MIN_SIZE`` (rows times variables) or more by :func:`atom_price_ipm` on one BLAS
+    thread (these matrices are too small to gain from two: measured 3x slower with two),
+    the others and any it did not prove by Clarabel (one SOCP for them all).  Raises
     ``DeadlineExpired`` once ``deadline`` has passed (read at every iteration here: one wide
     atom is seconds at m d = 1568, Fashion-MNIST relu3)."""
-    if not gs or gs[0].size < MIN_WIDTH:
-        return atom_prices(gs, rows_list)
+    out: list = [None] * len(gs)
     with threadpool_limits(limits=1, user_api="blas"):
-        found = [atom_price_ipm(g, rows, deadline)
-                 for g, rows in zip(gs, rows_list, strict=True)]
-    out = [(price, q, mu) for price, q, mu, _ in found]
-    unproved = [i for i, f in enumerate(found) if not f[3]]
-    if unproved:
+        for i, (g, rows) in enumerate(zip(gs, rows_list, strict=True)):
+            if rows.shape[0] * g.size >= MIN_SIZE:
+                price, q, mu, proved = atom_price_ipm(g, rows, deadline)
+                if proved:
+                    out[i] = (price, q, mu)
+    rest = [i for i, found in enumerate(out) if found is None]
+    if rest:
         deadline.check()
-        again = atom_prices([gs[i] for i in unproved], [rows_list[i] for i in unproved])
-        for i, result in zip(unproved, again, strict=True):
-            out[i] = result
+        for i, found in zip(rest, atom_prices([gs[i] for i in rest],
+                                              [rows_list[i] for i in rest]), strict=True):
+            out[i] = found
     return out
 
 

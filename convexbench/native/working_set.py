@@ -124,7 +124,7 @@ class NativeRun:
     relative_gap: float
     violation: float  # relative_violation, as in the certificate
     n_columns: int
-    n_rows: int
+    n_rows: int  # cone rows of the restricted program whose point was last assessed
     trace: list[tuple[float, float, float]] = field(default_factory=list)  # (t, obj, viol)
     message: str = ""
     dense: bool = False  # stopped by ``NativeOptions.dense_handoff`` (not a final answer)
@@ -449,6 +449,7 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
     status, message = "optimal_inaccurate", "outer iteration limit"
     rel_gap, violation = np.inf, 0.0
     need_solve = len(state.cols) > 0
+    solved_rows = int(state.which.sum())
     solver_direction: np.ndarray | None = None
     it = 0
     while it < opts.max_outer:
@@ -485,6 +486,7 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
         # since the subgradient at margins exactly 1 is ambiguous)
         direction = (solver_direction if solver_direction is not None
                      else default_dual_direction(program, z))
+        solved_rows = int(state.which.sum())  # the rows of the point assessed
         added_rows = 0
         if vals is not None:
             fresh = (vals < -row_tol) & ~state.which
@@ -549,7 +551,7 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
     else:
         solution, rel_gap, violation = best[1], best[2], best[3]
     return NativeRun(solution, status, it, inner, elapsed(), float(rel_gap), float(violation),
-                     len(state.cols), int(state.which.sum()), trace, message)
+                     len(state.cols), solved_rows, trace, message)
 
 
 def _solve_state(fam: ColumnFamily, state: _State, y: np.ndarray, beta: float, loss: str,
