@@ -26,13 +26,10 @@ from threadpoolctl import threadpool_limits
 
 from convexbench.native.deadline import NEVER, Deadline
 from convexbench.native.nt_cones import (
-    MIN_STEP,
-    STEP_FRACTION,
     Cones,
-    jordan,
-    jordan_solve,
-    max_step,
+    corrector_rhs,
     shift_into_cones,
+    step_length,
 )
 from convexbench.programs.cones import PRICE_GAP, atom_prices
 
@@ -190,19 +187,13 @@ def atom_price_ipm(g: np.ndarray, K: np.ndarray, deadline: Deadline = NEVER
             def direction(vl, vq, cones=cones, res=res, fac=fac):
                 dq, dt, dzl, dzq = solve_refined(fac, cones, -res[0], -res[1],
                                          -res[2] - cones.wl * vl, -res[3] - cones.scale_q(vq))
-                dsl = cones.wl * (vl - cones.wl * dzl)
-                dsq = cones.scale_q(vq - cones.scale_q(dzq))
-                return dq, dt, dzl, dzq, dsl, dsq
+                return dq, dt, dzl, dzq, *cones.slack_direction(vl, vq, dzl, dzq)
 
             dq, dt, dzl, dzq, dsl, dsq = direction(-lam_l, -lam_q)
-            a_aff = min(1.0, max_step(sl, zl, sq, zq, dsl, dzl, dsq, dzq))
-            sigma = (1.0 - a_aff) ** 3
-            cl = -lam_l * lam_l - (dsl / cones.wl) * (cones.wl * dzl) + sigma * mu
-            cq = -jordan(lam_q, lam_q) - jordan(cones.unscale_q(dsq), cones.scale_q(dzq))
-            cq[:, 0] += sigma * mu
-            dq, dt, dzl, dzq, dsl, dsq = direction(cl / lam_l, jordan_solve(lam_q, cq))
-            a = min(1.0, STEP_FRACTION * max_step(sl, zl, sq, zq, dsl, dzl, dsq, dzq))
-            if not np.isfinite(a) or a < MIN_STEP:
+            dq, dt, dzl, dzq, dsl, dsq = direction(
+                *corrector_rhs(cones, sl, zl, sq, zq, dsl, dzl, dsq, dzq, mu))
+            a = step_length(sl, zl, sq, zq, dsl, dzl, dsq, dzq)
+            if a is None:
                 break
             q, t = q + a * dq, t + a * dt
             sl, sq, zl, zq = sl + a * dsl, sq + a * dsq, zl + a * dzl, zq + a * dzq

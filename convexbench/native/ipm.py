@@ -26,13 +26,10 @@ import scipy.sparse as sp
 from convexbench.native.deadline import NEVER, Deadline, DeadlineExpired
 from convexbench.native.dense_gram import Gram, SocInverse
 from convexbench.native.nt_cones import (
-    MIN_STEP,
-    STEP_FRACTION,
     Cones,
-    jordan,
-    jordan_solve,
-    max_step,
+    corrector_rhs,
     shift_into_cones,
+    step_length,
 )
 from convexbench.native.reduced import ReducedResult
 
@@ -237,21 +234,14 @@ def solve_ipm(
                     (W^-1 ds + W dz = v)."""
                     rhs = (-res[0], -res[1], -res[2] - cones.wl * vl, -res[3] - cones.scale_q(vq))
                     dx, dt, dzl, dzq = kkt.solve_refined(cones, rhs, refine)
-                    dsl = cones.wl * (vl - cones.wl * dzl)  # ds = W (v - W dz)
-                    dsq = cones.scale_q(vq - cones.scale_q(dzq))
-                    return dx, dt, dzl, dzq, dsl, dsq
+                    return dx, dt, dzl, dzq, *cones.slack_direction(vl, vq, dzl, dzq)
 
-                # predictor (affine scaling): v = -lam
+                # predictor (affine scaling): v = -lam, then Mehrotra's corrector
                 dx, dt, dzl, dzq, dsl, dsq = direction(-lam_l, -lam_q)
-                a_aff = min(1.0, max_step(sl, zl, sq, zq, dsl, dzl, dsq, dzq))
-                sigma = (1.0 - a_aff) ** 3
-                # corrector: lam o v = -lam o lam - (W^-1 ds_a) o (W dz_a) + sigma mu e
-                cl = -lam_l * lam_l - (dsl / cones.wl) * (cones.wl * dzl) + sigma * mu
-                cq = -jordan(lam_q, lam_q) - jordan(cones.unscale_q(dsq), cones.scale_q(dzq))
-                cq[:, 0] += sigma * mu
-                dx, dt, dzl, dzq, dsl, dsq = direction(cl / lam_l, jordan_solve(lam_q, cq))
-                a = min(1.0, STEP_FRACTION * max_step(sl, zl, sq, zq, dsl, dzl, dsq, dzq))
-                if not np.isfinite(a) or a < MIN_STEP:
+                dx, dt, dzl, dzq, dsl, dsq = direction(
+                    *corrector_rhs(cones, sl, zl, sq, zq, dsl, dzl, dsq, dzq, mu))
+                a = step_length(sl, zl, sq, zq, dsl, dzl, dsq, dzq)
+                if a is None:
                     status = "NumericalError"
                     break
                 x, t = x + a * dx, t + a * dt

@@ -49,6 +49,10 @@ class Cones:
     def unscale_q(self, v):
         return self._wbar(v, True) / self.eta[:, None]
 
+    def slack_direction(self, vl, vq, dzl, dzq) -> tuple[np.ndarray, np.ndarray]:
+        """ds = W (v - W dz) for the scaled complementarity right-hand side v."""
+        return self.wl * (vl - self.wl * dzl), self.scale_q(vq - self.scale_q(dzq))
+
     def inv_sq_blocks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """W^{-2} = (2 a a^T - J) / eta^2 (a = J w) per block, as its tt entry alpha, its xt
         column c and the Schur complement S = D - c c^T / alpha of its xx block D, which
@@ -124,3 +128,23 @@ def max_step(sl, zl, sq, zq, dsl, dzl, dsq, dzq) -> float:
     """Largest a with (s, z) + a (ds, dz) in the cones."""
     return min(max_step_l(sl, dsl), max_step_l(zl, dzl), max_step_q(sq, dsq),
                max_step_q(zq, dzq))
+
+
+def corrector_rhs(cones: Cones, sl, zl, sq, zq, dsl, dzl, dsq, dzq, mu: float
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Mehrotra's corrector: the scaled complementarity right-hand side v of the combined
+    direction, lam o v = -lam o lam - (W^-1 ds_a) o (W dz_a) + sigma mu e, from the affine
+    direction (ds_a, dz_a) at the point (s, z), with sigma = (1 - its step)^3."""
+    sigma = (1.0 - min(1.0, max_step(sl, zl, sq, zq, dsl, dzl, dsq, dzq))) ** 3
+    lam_l, lam_q = cones.lam_l, cones.lam_q
+    cl = -lam_l * lam_l - (dsl / cones.wl) * (cones.wl * dzl) + sigma * mu
+    cq = -jordan(lam_q, lam_q) - jordan(cones.unscale_q(dsq), cones.scale_q(dzq))
+    cq[:, 0] += sigma * mu
+    return cl / lam_l, jordan_solve(lam_q, cq)
+
+
+def step_length(sl, zl, sq, zq, dsl, dzl, dsq, dzq) -> float | None:
+    """min(1, STEP_FRACTION x the largest step in the cones), or None when it is not finite
+    or below MIN_STEP (the Newton directions are no longer accurate)."""
+    a = min(1.0, STEP_FRACTION * max_step(sl, zl, sq, zq, dsl, dzl, dsq, dzq))
+    return a if np.isfinite(a) and a >= MIN_STEP else None

@@ -40,13 +40,11 @@ from threadpoolctl import threadpool_limits
 from convexbench.native.deadline import Deadline
 from convexbench.native.duality import relative_gap, scaled_dual_value
 from convexbench.native.nt_cones import (
-    MIN_STEP,
     STEP_FRACTION,
     Cones,
-    jordan,
-    jordan_solve,
-    max_step,
+    corrector_rhs,
     shift_into_cones,
+    step_length,
 )
 from convexbench.native.working_set import NativeOptions, NativeRun
 from convexbench.programs.base import DUAL_HINT, ConvexProgram
@@ -182,9 +180,7 @@ class _Structure:
         scaled complementarity right-hand side v (W^-1 ds + W dz = v)."""
         rhs = (-res[0], -res[1] - cones.wl * vl, -res[2] - cones.scale_q(vq))
         dlam, dzl, dzq = self.solve_refined(factor, cones, rhs)
-        dsl = cones.wl * (vl - cones.wl * dzl)  # ds = W (v - W dz)
-        dsq = cones.scale_q(vq - cones.scale_q(dzq))
-        return dlam, dzl, dzq, dsl, dsq
+        return dlam, dzl, dzq, *cones.slack_direction(vl, vq, dzl, dzq)
 
 
 def _certified_gap(program: GatedRelu2Program, st: _Structure, U: np.ndarray,
@@ -264,16 +260,11 @@ def solve_sample_ipm(program: GatedRelu2Program, tol: float, deadline: Deadline,
             # predictor (affine scaling: v = -lam), then Mehrotra's corrector
             dlam, dzl, dzq, dsl, dsq = st.direction(factor, cones, res, -cones.lam_l,
                                                     -cones.lam_q)
-            step = max_step(sl, zl, sq, zq, dsl, dzl, dsq, dzq)
-            sigma = (1.0 - min(1.0, step)) ** 3
-            lam_l, lam_q = cones.lam_l, cones.lam_q
-            cl = -lam_l * lam_l - (dsl / cones.wl) * (cones.wl * dzl) + sigma * mu
-            cq = -jordan(lam_q, lam_q) - jordan(cones.unscale_q(dsq), cones.scale_q(dzq))
-            cq[:, 0] += sigma * mu
-            dlam, dzl, dzq, dsl, dsq = st.direction(factor, cones, res, cl / lam_l,
-                                                    jordan_solve(lam_q, cq))
-            a = min(1.0, STEP_FRACTION * max_step(sl, zl, sq, zq, dsl, dzl, dsq, dzq))
-            if not np.isfinite(a) or a < MIN_STEP:
+            dlam, dzl, dzq, dsl, dsq = st.direction(
+                factor, cones, res,
+                *corrector_rhs(cones, sl, zl, sq, zq, dsl, dzl, dsq, dzq, mu))
+            a = step_length(sl, zl, sq, zq, dsl, dzl, dsq, dzq)
+            if a is None:
                 break
             lam = st.step_in_domain(lam, a * dlam)
             sl, sq, zl, zq = sl + a * dsl, sq + a * dsq, zl + a * dzl, zq + a * dzq
