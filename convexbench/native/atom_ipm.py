@@ -55,10 +55,12 @@ def price_atoms(gs: list[np.ndarray], rows_list: list[np.ndarray], deadline: Dea
     ``DeadlineExpired`` once ``deadline`` has passed (read at every iteration here: one wide
     atom is seconds at m d = 1568, Fashion-MNIST relu3)."""
     out: list = [None] * len(gs)
-    with threadpool_limits(limits=1, user_api="blas"):
-        for i, (g, rows) in enumerate(zip(gs, rows_list, strict=True)):
-            if rows.shape[0] * g.size >= MIN_SIZE:
-                price, q, mu, proved = atom_price_ipm(g, rows, deadline)
+    wide = [i for i, (g, rows) in enumerate(zip(gs, rows_list, strict=True))
+            if rows.shape[0] * g.size >= MIN_SIZE]
+    if wide:
+        with threadpool_limits(limits=1, user_api="blas"):
+            for i in wide:
+                price, q, mu, proved = atom_price_ipm(gs[i], rows_list[i], deadline)
                 if proved:
                     out[i] = (price, q, mu)
     rest = [i for i, found in enumerate(out) if found is None]
