@@ -176,3 +176,20 @@ def test_clarabel_restricted_solve_keeps_one_iteration_in_hand(monkeypatch):
             assert 1000.0 - estimate - 1.0 < limits[0] <= 1000.0 - estimate
         else:  # 10^4 s estimated, 10^3 left: not started
             assert not limits and res.status == "MaxTime"
+
+
+def test_too_large_conic_restricted_program_stops_with_a_message(monkeypatch):
+    """A hinge restricted program whose dense operator would exceed
+    _CLARABEL_OPERATOR_BYTES is not given to Clarabel: the solve stops at once, says why,
+    and returns a feasible point (zero here), never a hang or an out-of-memory crash."""
+    from convexbench.native import working_set
+
+    monkeypatch.setattr(working_set, "_CLARABEL_OPERATOR_BYTES", 1000)
+    program = _slow_hinge_program()
+    start = time.perf_counter()
+    run = solve_native(program, NativeOptions(hinge_ipm_max_width=0))  # Clarabel's route
+    assert time.perf_counter() - start < 5.0
+    assert run.status == "optimal_inaccurate"
+    assert "too large" in run.message and "GB dense operator" in run.message
+    cert = certify(program, run.solution)
+    assert cert.relative_violation <= 1e-6

@@ -279,6 +279,9 @@ _SURE_MARGIN = 1e-9  # a lower bound counts above the threshold past this relati
 _CLARABEL_FLOP_RATE = 1e9  # Clarabel's speed on a dense n x N restricted program: one
 # iteration ~ n^2 N / rate seconds (measured: uci:musk-1 relu2 hinge, n = 357, N = 5478,
 # 0.7 s; fashion-mnist:2v4,n=500, n = 1000, N = 15680, 8 s)
+_CLARABEL_OPERATOR_BYTES = 1 << 31  # a hinge/logistic restricted program whose dense n x N
+# operator is larger is not given to Clarabel (fashion-mnist:0v6,n=6000 gated2 hinge: 7.5 GB
+# at 100 columns, and hours of Clarabel iterations): the solve stops with a message instead
 _CLARABEL_FALLBACK_MAX = 2000  # Clarabel's KKT system on a dense N x N Gram: ~100 N^2 bytes
 _DENSE_GRAM_BYTES = 1 << 26  # a dense Gram matrix this large (or as large as X) is not built
 
@@ -370,7 +373,10 @@ def _solve_restricted_loss(
     """The restricted program with the hinge or logistic loss, by Clarabel on the n x N
     prediction operator of the working set (no Gram form for these losses), with the time
     left before ``deadline``, less the estimated time of one of its iterations, as
-    Clarabel's limit (not started when less is left)."""
+    Clarabel's limit (not started when less is left).  Status ``TooLarge`` (not started)
+    when that operator would exceed ``_CLARABEL_OPERATOR_BYTES``."""
+    if fam.program.n * len(cols) * fam.m * fam.d * 8 > _CLARABEL_OPERATOR_BYTES:
+        return ReducedResult(x0, "TooLarge", 0, 0.0)
     left = deadline.left()
     if left is not None:
         # Clarabel reads its clock between iterations only: keep one iteration's time in hand
@@ -464,6 +470,13 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
                 status, message = "time_limit", "time limit reached in the reduced solve"
                 break
             inner += res.iterations
+            if res.status == "TooLarge":
+                width = len(state.cols) * md
+                status = "optimal_inaccurate"
+                message = (f"the restricted {loss.name} program ({program.n} x {width}) is too "
+                           f"large for this solver: its conic form needs a "
+                           f"{program.n * width * 8 / 2**30:.1f} GB dense operator")
+                break
             if res.status == "MaxTime":
                 if deadline.limited:  # the interrupted solve's iterate, if feasible and better
                     consider(state.cols, res.x)
