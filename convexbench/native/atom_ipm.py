@@ -104,11 +104,11 @@ def atom_price_ipm(g: np.ndarray, K: np.ndarray, deadline: Deadline = NEVER
         """Cholesky factor of G^T W^-2 G, ordered (q, t)."""
         H = np.zeros((md + m, md + m))
         H[:md, :md] = K.T @ (wl2inv[:r, None] * K)
-        for j in range(m):
-            sl = slice(j * d, (j + 1) * d)
-            H[sl, sl] += S[j] + np.outer(c[j], c[j]) / alpha[j]
-            H[sl, md + j] += c[j]
-            H[md + j, sl] += c[j]
+        for j in range(m):  # neuron j's second-order cone: its W^-2 block on (q_j, t_j)
+            qj = slice(j * d, (j + 1) * d)
+            H[qj, qj] += S[j] + np.outer(c[j], c[j]) / alpha[j]
+            H[qj, md + j] += c[j]
+            H[md + j, qj] += c[j]
             H[md + j, md + j] += alpha[j]
         H[md:, md:] += wl2inv[r]
         scale_h = float(np.max(np.abs(np.diagonal(H)), initial=1.0))
@@ -184,14 +184,13 @@ def atom_price_ipm(g: np.ndarray, K: np.ndarray, deadline: Deadline = NEVER
             if fac is None:
                 break
             mu = gap / nu
-            lam_l, lam_q = cones.lam_l, cones.lam_q
 
             def direction(vl, vq, cones=cones, res=res, fac=fac):
                 dq, dt, dzl, dzq = solve_refined(fac, cones, -res[0], -res[1],
                                          -res[2] - cones.wl * vl, -res[3] - cones.scale_q(vq))
                 return dq, dt, dzl, dzq, *cones.slack_direction(vl, vq, dzl, dzq)
 
-            dq, dt, dzl, dzq, dsl, dsq = direction(-lam_l, -lam_q)
+            dq, dt, dzl, dzq, dsl, dsq = direction(-cones.lam_l, -cones.lam_q)
             dq, dt, dzl, dzq, dsl, dsq = direction(
                 *corrector_rhs(cones, sl, zl, sq, zq, dsl, dzl, dsq, dzq, mu))
             a = step_length(sl, zl, sq, zq, dsl, dzl, dsq, dzq)

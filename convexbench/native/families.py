@@ -187,10 +187,12 @@ class ColumnFamily:
         (owner, rows) and their multipliers mu >= 0: at the restricted optimum they bound the
         price of every column of the set by about beta, so that pricing need not solve their
         projections (uci:musk-1 relu3: 41 of 142 exact prices were of such columns)."""
-        W = sp.csr_matrix((duals, (owner, np.arange(len(owner)))),
-                          shape=(len(cols), len(owner))) @ rows if len(owner) else None
-        for i, c in enumerate(cols):
-            self._remember(int(c), W[i] if W is not None else np.zeros(self.m * self.d))
+        if len(owner):
+            self._w[cols] = sp.csr_matrix((duals, (owner, np.arange(len(owner)))),
+                                          shape=(len(cols), len(owner))) @ rows
+        else:
+            self._w[cols] = 0.0
+        self._has_w[cols] = True
 
     def _remember(self, col: int, w: np.ndarray) -> None:
         self._w[col] = w

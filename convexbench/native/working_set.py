@@ -375,14 +375,15 @@ def _solve_restricted_loss(
     left before ``deadline``, less the estimated time of one of its iterations, as
     Clarabel's limit (not started when less is left).  Status ``TooLarge`` (not started)
     when that operator would exceed ``_CLARABEL_OPERATOR_BYTES``."""
-    if fam.program.n * len(cols) * fam.m * fam.d * 8 > _CLARABEL_OPERATOR_BYTES:
+    n, width = fam.program.n, len(cols) * fam.m * fam.d
+    if n * width * 8 > _CLARABEL_OPERATOR_BYTES:
         return ReducedResult(x0, "TooLarge", 0, 0.0)
     left = deadline.left()
     if left is not None:
         # Clarabel reads its clock between iterations only: keep one iteration's time in hand
         # (decided before the n x N operator is built: 7.5 GB for fashion-mnist:0v6,n=6000
         # gated2 with 100 columns, 43 s to allocate)
-        left -= fam.program.n ** 2 * len(cols) * fam.m * fam.d / _CLARABEL_FLOP_RATE
+        left -= n * n * width / _CLARABEL_FLOP_RATE
         if left <= 0:
             return ReducedResult(x0, "MaxTime", 0, 0.0)
     A = _prediction_operator(fam, cols)
