@@ -124,6 +124,74 @@ def test_row_weighted_gram_solves_like_the_low_rank_gram_with_closed_form_soc_bl
         np.testing.assert_allclose(M @ g.solve(x), x, rtol=1e-7, atol=1e-7 * np.abs(x).max())
 
 
+@given(st.integers(0, 10_000), st.integers(1, 40), st.integers(1, 6), st.integers(4, 12))
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_cone_rows_in_row_form_give_the_newton_solves_of_the_formed_blocks(
+        monkeypatch, seed, n, k, d):
+    """Columns whose few cone rows the ``RowWeightedGram`` takes in row form (Woodbury on the
+    rows, no d x d block formed) solve the same Newton systems as with the blocks formed."""
+    import convexbench.native.dense_gram as dense_gram
+    monkeypatch.setattr(dense_gram, "ROW_FORM_MIN_FLOPS", 0.0)
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    coef = (rng.random((n, k)) < 0.6) * rng.choice([-1.0, 1.0], k)
+    counts = rng.integers(0, d // 2, k)  # fewer rows than d / 2: row form is the cheaper
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    rows = rng.standard_normal((bounds[-1], d)) * rng.uniform(0.1, 10.0, (bounds[-1], 1))
+    rho = 10.0 ** rng.uniform(-6, 6, bounds[-1])  # the rows' W^{-2}, as near an optimum
+    cones = Cones(np.ones(0), np.ones(0), _interior(rng, k, d), _interior(rng, k, d))
+    _, _, S = cones.inv_sq_blocks()
+    soc = SocInverse(cones.eta**2, cones.w[:, 1:], counts == 0)
+    blocks = S.copy()
+    for c in range(k):
+        K = rows[bounds[c]:bounds[c + 1]]
+        blocks[c] += K.T @ (rho[bounds[c]:bounds[c + 1], None] * K)
+    gram = RowWeightedGram(X, coef)
+    taken = gram.take_cone_rows(bounds, rows)
+    np.testing.assert_array_equal(taken, counts > 0)
+    gram.cone_row_weights(rho)
+    assert gram.factor(blocks[~taken], soc)  # the formed blocks only
+    M = gram.full()
+    for c in range(k):
+        M[c * d:(c + 1) * d, c * d:(c + 1) * d] += blocks[c]
+    x = rng.standard_normal(k * d)
+    residual = x - M @ gram.solve(x)
+    # one Newton solve; the interior-point method refines it on the unreduced system
+    assert np.linalg.norm(residual) <= 1e-6 * np.linalg.norm(x)
+
+
+def test_relu2_with_cone_rows_in_row_form_reaches_the_same_certified_optimum(monkeypatch):
+    """The whole native solve with the row form on (every column with few enough rows) and
+    off: the same objective, both certified at 1e-6."""
+    import convexbench.native.dense_gram as dense_gram
+    from convexbench.certificates import certify
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((50, 30))
+    y = np.maximum(X @ rng.standard_normal(30), 0.0) - np.maximum(X @ rng.standard_normal(30), 0)
+    beta = 1e-2 * np.abs(X.T @ y).max()  # 1e-2 lambda_max
+    program = make_program("relu2", X, y, beta, patterns=40, seed=1)
+    taken = []  # columns taken in row form, per restricted solve
+    take = RowWeightedGram.take_cone_rows
+
+    def counted(self, *args):
+        mask = take(self, *args)
+        taken.append(int(mask.sum()))
+        return mask
+
+    monkeypatch.setattr(RowWeightedGram, "take_cone_rows", counted)
+    runs = {}
+    for name, threshold in (("formed", np.inf), ("row form", 0.0)):
+        monkeypatch.setattr(dense_gram, "ROW_FORM_MIN_FLOPS", threshold)
+        taken.clear()
+        run = solve_native(program, NativeOptions(init_columns=40))
+        assert (sum(taken) > 0) == (name == "row form")
+        cert = certify(program, run.solution)
+        assert cert.holds(1e-6), (name, cert)
+        runs[name] = program.objective(run.solution)
+    assert abs(runs["formed"] - runs["row form"]) <= 1e-6 * runs["formed"]
+
+
 @given(st.integers(0, 10_000), st.integers(1, 6), st.integers(1, 5))
 @settings(max_examples=40, deadline=None)
 def test_nesterov_todd_scaling_identities(seed, B, d):

@@ -228,15 +228,32 @@ class LowRankGram(NewtonViews):
         """The columns whose B_c^{-1} is taken from ``soc`` (none here: see subclasses)."""
         return np.zeros(self._k, dtype=bool)
 
+    def _row_form_columns(self) -> np.ndarray:
+        """The columns whose cone rows are taken in row form (none here: see subclasses)."""
+        return np.zeros(self._k, dtype=bool)
+
+    def _factor_row_form(self, deadline: Deadline) -> bool:
+        return True
+
+    @staticmethod
+    def _soc_finite(soc: SocInverse) -> bool:
+        return bool(np.all(np.isfinite(soc.eta2)) and np.all(np.isfinite(soc.w)))
+
     def factor(self, blocks: np.ndarray, soc: SocInverse | None = None,
                deadline: Deadline = NEVER) -> bool:
         """B = blockdiag(blocks) = L L^T per block (or in closed form from ``soc``, where a
         subclass can use it); C = I + A B^{-1} A^T (``_sample_matrix``), Cholesky factored."""
         self._plain = self._closed_form(soc)
-        self._soc = soc if self._plain.any() else None
-        self._rest = np.flatnonzero(~self._plain)
-        Linv = _block_cholesky_inverses(blocks, self._rest, deadline)
-        if Linv is None:
+        taken = self._row_form_columns()
+        if taken.any() and (soc is None or not self._soc_finite(soc)):
+            return False
+        self._soc = soc if (self._plain.any() or taken.any()) else None
+        self._rest = np.flatnonzero(~self._plain & ~taken)
+        # ``blocks`` holds the formed blocks: those of the columns not taken in row form
+        formed = np.flatnonzero(~taken)
+        position = np.searchsorted(formed, self._rest)
+        Linv = _block_cholesky_inverses(blocks, position, deadline)
+        if Linv is None or not self._factor_row_form(deadline):
             return False
         # the blocks' triangular inverses, once per factor: the solves below are then
         # products (np.linalg.solve on L redid an LU per block and call: measured 6.6 of 14 s
@@ -277,7 +294,11 @@ class LowRankGram(NewtonViews):
             p, soc = self._plain, self._soc
             wv = np.einsum("ki,ki->k", soc.w[p], v[p])
             out[p] = soc.eta2[p, None] * (v[p] + 2.0 * wv[:, None] * soc.w[p])
+        self._row_form_solve(v, out)
         return out.reshape(-1)
+
+    def _row_form_solve(self, v: np.ndarray, out: np.ndarray) -> None:
+        """B_c^{-1} v_c into ``out`` for the columns taken in row form (none here)."""
 
     def solve(self, rhs: np.ndarray) -> np.ndarray:
         """(B + A^T A)^{-1} rhs = u - B^{-1} A^T C^{-1} A u with u = B^{-1} rhs."""
@@ -366,16 +387,107 @@ class RowWeightedGram(LowRankGram):
         return ((self.coef * z[:, None]).T @ self.X).ravel()
 
     def _closed_form(self, soc: SocInverse | None) -> np.ndarray:
-        if soc is None or not (np.all(np.isfinite(soc.eta2)) and np.all(np.isfinite(soc.w))):
+        if soc is None or not self._soc_finite(soc):
             return np.zeros(self._k, dtype=bool)
         return soc.plain.copy()
+
+    # -- cone rows in row form: for a column c with few rows K_c (r_c x d; weights rho_c, the
+    # rows' W^{-2}), B_c = S_c + K_c^T diag(rho_c) K_c with S_c^{-1} = eta2 (I + 2 w w^T) in
+    # closed form (``SocInverse``), and by the Woodbury identity on the rows
+    #     B_c^{-1} = S_c^{-1} - S_c^{-1} K_c^T M_c^{-1} K_c S_c^{-1},
+    #     M_c = diag(1 / rho_c) + K_c S_c^{-1} K_c^T   (r_c x r_c),
+    # so that A_c B_c^{-1} A_c^T is the column's Hadamard term (as for a column without rows)
+    # less W_c W_c^T, W_c = diag(a_c) X S_c^{-1} K_c^T L_c^{-T} (n x r_c, L_c L_c^T = M_c):
+    # n^2 r_c flops an iteration instead of the formed block's d^2 r_c + d^3 and the
+    # n^2 d + n d^2 of Y_c (fashion-mnist 2v4 n=500, d = 784: ~400 rows a column)
+    def take_cone_rows(self, bounds: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Decide, once per restricted solve, which columns' cone rows (``rows`` (r, d), those
+        of column c at ``bounds[c]:bounds[c + 1]``) are taken in row form: where it costs
+        fewer flops an iteration, and only while X K^T (n x r, kept for the solve) fits in
+        ``ROW_FORM_BYTES``.  Returns the (k,) mask."""
+        n, d = self.X.shape
+        counts = np.diff(bounds).astype(float)
+        row_form = n * n * counts + counts**3 / 3.0
+        formed = 0.5 * n * n * d + d * d * n + 2.0 * d**3 + counts * d * d
+        take = (counts > 0) & (counts < d) & (row_form < formed) & (formed > ROW_FORM_MIN_FLOPS)
+        chosen = np.concatenate([np.arange(bounds[c], bounds[c + 1]) for c in
+                                 np.flatnonzero(take)] or [np.zeros(0, dtype=np.int64)])
+        if not take.any() or 8.0 * n * len(chosen) > ROW_FORM_BYTES:
+            take[:] = False
+            self._taken = take
+            return take
+        self._taken = take
+        self._row_bounds = np.asarray(bounds)
+        self._cone_rows = rows
+        # X K^T for the taken columns' rows, laid out column after column (offsets)
+        sizes = np.diff(bounds)[take]
+        self._row_offsets = np.concatenate([[0], np.cumsum(sizes)])
+        # diag(a_c) X K_c^T, Fortran order (each column's part contiguous for its product)
+        XKa = np.asfortranarray(self.X @ rows[chosen].T)  # (n, r_taken)
+        for i, c in enumerate(np.flatnonzero(take)):
+            XKa[:, self._row_offsets[i]:self._row_offsets[i + 1]] *= self.coef[:, c][:, None]
+        self._XKa = XKa
+        self._KKt = [rows[bounds[c]:bounds[c + 1]] @ rows[bounds[c]:bounds[c + 1]].T
+                     for c in np.flatnonzero(take)]
+        return take
+
+    def cone_row_weights(self, rho: np.ndarray) -> None:
+        """The rows' weights (W^{-2}) for the next ``factor``."""
+        self._rho = rho
+
+    def _row_form_columns(self) -> np.ndarray:
+        taken = getattr(self, "_taken", None)
+        return np.zeros(self._k, dtype=bool) if taken is None else taken
+
+    def _factor_row_form(self, deadline: Deadline) -> bool:
+        """L_c^{-1} (L_c the Cholesky factor of M_c) and W = [W_c] for the columns taken in
+        row form: W_c = eta2 diag(a_c) X K_c^T L_c^{-T} + 2 eta2 (a_c o X w) (L_c^{-1} K_c w)^T."""
+        taken = np.flatnonzero(self._row_form_columns())
+        if not len(taken):
+            return True
+        soc, bounds, off = self._soc, self._row_bounds, self._row_offsets
+        eta2, w = soc.eta2[taken], soc.w[taken]
+        aXw = self.coef[:, taken] * (self.X @ w.T)  # (n, kt)
+        W = np.empty_like(self._XKa)  # Fortran order
+        trtri = get_lapack_funcs("trtri", (W,))
+        self._row_linv: list[np.ndarray] = []
+        for i, c in enumerate(taken):
+            deadline.check()
+            lo, hi = bounds[c], bounds[c + 1]
+            Kw = self._cone_rows[lo:hi] @ w[i]
+            M = eta2[i] * (self._KKt[i] + 2.0 * np.outer(Kw, Kw))
+            M[np.diag_indices_from(M)] += 1.0 / self._rho[lo:hi]
+            L = _cholesky_with_ridge(M)
+            if L is None:
+                return False
+            Linv, info = trtri(L, lower=1)
+            if info != 0:
+                return False
+            self._row_linv.append(Linv)
+            part = W[:, off[i]:off[i + 1]]
+            np.matmul(self._XKa[:, off[i]:off[i + 1]], eta2[i] * Linv.T, out=part)
+            part += np.outer(aXw[:, i], (2.0 * eta2[i]) * (Linv @ Kw))
+        self._W = W
+        return True
+
+    def _row_form_solve(self, v: np.ndarray, out: np.ndarray) -> None:
+        taken = np.flatnonzero(self._row_form_columns())
+        if not len(taken):
+            return
+        soc, bounds = self._soc, self._row_bounds
+        for i, c in enumerate(taken):
+            lo, hi = bounds[c], bounds[c + 1]
+            K, e2, w, Linv = self._cone_rows[lo:hi], soc.eta2[c], soc.w[c], self._row_linv[i]
+            u = e2 * (v[c] + 2.0 * (w @ v[c]) * w)
+            g = K.T @ (Linv.T @ (Linv @ (K @ u)))
+            out[c] = u - e2 * (g + 2.0 * (w @ g) * w)
 
     def _sample_matrix(self, deadline: Deadline = NEVER) -> np.ndarray:
         """(Under a deadline in pieces of rows or columns of about ``PIECE_FLOPS`` each.)"""
         n, d = self.X.shape
         C = np.zeros((n, n))
         if self._soc is not None:
-            p = self._plain
+            p = self._plain | self._row_form_columns()  # their Hadamard terms
             Mp, eta2 = self.coef[:, p], self._soc.eta2[p]
             if self._XXt is None:
                 XXt = np.empty((n, n))
@@ -391,6 +503,13 @@ class RowWeightedGram(LowRankGram):
                 np.matmul(Mw[rows], Mp.T, out=Cr)
                 Cr *= self._XXt[rows]
                 Cr += V[rows] @ V.T
+        if self._row_form_columns().any():  # less W W^T (the rows' Woodbury terms), into
+            # the triangle the Cholesky factor reads (the lower one of C^T, Fortran order)
+            W, Ct = self._W, C.T
+            syrk = get_blas_funcs("syrk", (W,))
+            for part in deadline.pieces(W.shape[1], 1.0 * n * n):
+                deadline.check()
+                syrk(-1.0, W[:, part], beta=1.0, c=Ct, trans=0, lower=1, overwrite_c=1)
         if len(self._rest):
             factors, cols = self._rest_factors(deadline)  # (g, d, d): F_g^T; one column each
             for part in deadline.pieces(len(cols), 2.0 * d * n * (n + d)):
@@ -432,6 +551,25 @@ class RowWeightedGram(LowRankGram):
 
 
 Gram = PackedGram | LowRankGram
+
+ROW_FORM_BYTES = 512 << 20  # the most X K^T (n x rows, float64) kept for cone rows in row form
+ROW_FORM_MIN_FLOPS = 2e7  # row form only for columns whose formed block costs more an iteration
+# (below, its per-column Python work costs more than it saves: uci:spectf, n = 213, d = 44,
+# relu2 0.48 -> 0.76 s; uci:musk-1, n = 357, d = 166, 3e7 flops a column: 34 -> 28 s)
+
+
+def _cholesky_with_ridge(M: np.ndarray) -> np.ndarray | None:
+    """Lower Cholesky factor of M, with a tiny ridge relative to its largest diagonal entry
+    when it is not numerically positive definite; None when it stays indefinite."""
+    scale = float(np.max(np.abs(np.diagonal(M)), initial=0.0))
+    for attempt in range(4):
+        try:
+            if attempt == 0:
+                return np.linalg.cholesky(M)
+            return np.linalg.cholesky(M + (1e-15 * 100.0**attempt * scale) * np.eye(len(M)))
+        except np.linalg.LinAlgError:
+            continue
+    return None
 
 _TRTRI_MIN_D = 64  # from this block size each block's inverse is LAPACK's trtri (d^3 / 3 flops;
 # np.linalg.inv, an LU solve against the identity, took 12.1 s for 200 blocks of d = 784

@@ -33,6 +33,9 @@ from convexbench.native.nt_cones import (
 )
 from convexbench.native.reduced import ReducedResult
 
+ROW_FORM_REFINE = 2  # refinement steps when cone rows are in row form (1 step: musk-1 relu2
+# at 1e-2 lambda_max ended most restricted solves AlmostSolved with 30% more iterations)
+
 
 class Kkt:
     """The structure of the restricted program and its Newton (KKT) systems.
@@ -79,6 +82,12 @@ class Kkt:
                                  np.arange(0, self.r * self.md + 1, self.md, dtype=np.int32)),
                                 shape=(self.r, N), copy=False)
         self.KsT = self.Ks.T
+        # columns whose cone rows the Gram matrix takes in row form (Woodbury on the rows:
+        # ``dense_gram.RowWeightedGram.take_cone_rows``); the others get a formed md x md block
+        take = getattr(gram, "take_cone_rows", None)
+        self.row_form = (take(self.bounds, self.rows) if take is not None and m == 1
+                         else np.zeros(self.k, dtype=bool))
+        self.block_cols = np.flatnonzero(~self.row_form)
 
     def given_order(self, zl: np.ndarray) -> np.ndarray:
         """Multipliers of the kept rows, clipped to >= 0, in the order of the rows given
@@ -102,29 +111,35 @@ class Kkt:
 
     def factor(self, cones: Cones, deadline: Deadline = NEVER) -> bool:
         """Factor P + G^T W^-2 G with t eliminated: H plus a block-diagonal matrix."""
-        k, m, d, md = self.k, self.m, self.d, self.md
-        alpha, c, S = cones.inv_sq_blocks()
+        m, d, md = self.m, self.d, self.md
+        split = bool(self.row_form.any())  # m = 1: blocks are columns
+        alpha, c, S = cones.inv_sq_blocks(self.block_cols if split else None)
         if not (np.all(np.isfinite(S)) and np.all(np.isfinite(alpha))):
             return False
-        blocks = np.zeros((k, md, md))
-        blocks.reshape(k, m, d, m, d)[:, np.arange(m), :, np.arange(m), :] += S.reshape(
-            k, m, d, d).transpose(1, 0, 2, 3)
+        kb = len(self.block_cols)
+        blocks = np.zeros((kb, md, md))  # the formed blocks, in the order of block_cols
+        blocks.reshape(kb, m, d, m, d)[:, np.arange(m), :, np.arange(m), :] += S.reshape(
+            kb, m, d, d).transpose(1, 0, 2, 3)
         if self.r:
             wz = 1.0 / cones.wl**2  # W^{-2} of the rows
+            if split:
+                self.gram.cone_row_weights(wz)
             gb = self.group_bounds
-            for col in np.flatnonzero(np.diff(self.bounds)):  # columns, not patterns
+            with_rows = np.diff(self.bounds)[self.block_cols] > 0
+            for at, col in zip(np.flatnonzero(with_rows), self.block_cols[with_rows],
+                               strict=True):  # columns, not patterns
                 deadline.check()
                 base = col * (m + 1)
                 for j in range(m):  # rows touching block j only: a d x d product
                     lo, hi = gb[base + j], gb[base + j + 1]
                     if hi > lo:
                         Kj = self.rows[lo:hi, j * d:(j + 1) * d]
-                        blocks[col, j * d:(j + 1) * d, j * d:(j + 1) * d] += Kj.T @ (
+                        blocks[at, j * d:(j + 1) * d, j * d:(j + 1) * d] += Kj.T @ (
                             wz[lo:hi, None] * Kj)
                 lo, hi = gb[base + m], gb[base + m + 1]
                 if hi > lo:
                     Kc = self.rows[lo:hi]
-                    blocks[col] += Kc.T @ (wz[lo:hi, None] * Kc)
+                    blocks[at] += Kc.T @ (wz[lo:hi, None] * Kc)
         self.alpha, self.c = alpha, c
         soc = None
         if m == 1:
@@ -180,6 +195,8 @@ def solve_ipm(
     start = time.perf_counter()
     deadline = (deadline or NEVER).sooner(time_limit, start)
     kkt = Kkt(gram, m, d, owner, rows)
+    if kkt.row_form.any():  # a Woodbury difference (``take_cone_rows``): refine more
+        refine = max(refine, ROW_FORM_REFINE)
     r, B = kkt.r, kkt.B
     q_x, q_t = -Aty, np.full(B, beta)
     # initial point (CVXOPT): solve with W = I, then shift s and z into the cones

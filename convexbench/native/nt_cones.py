@@ -53,18 +53,22 @@ class Cones:
         """ds = W (v - W dz) for the scaled complementarity right-hand side v."""
         return self.wl * (vl - self.wl * dzl), self.scale_q(vq - self.scale_q(dzq))
 
-    def inv_sq_blocks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def inv_sq_blocks(self, which: np.ndarray | None = None
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """W^{-2} = (2 a a^T - J) / eta^2 (a = J w) per block, as its tt entry alpha, its xt
         column c and the Schur complement S = D - c c^T / alpha of its xx block D, which
-        simplifies to (I - 2 w1 w1^T / (2 w0^2 - 1)) / eta^2 (positive definite)."""
+        simplifies to (I - 2 w1 w1^T / (2 w0^2 - 1)) / eta^2 (positive definite); S for the
+        blocks ``which`` only (all by default)."""
         w0, w1 = self.w[:, 0], self.w[:, 1:]
+        sel = slice(None) if which is None else which
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             e2 = 1.0 / self.eta**2
             alpha = e2 * (2.0 * w0**2 - 1.0)
             c = -2.0 * (e2 * w0)[:, None] * w1
-            S = (-2.0 / (2.0 * w0**2 - 1.0))[:, None, None] * w1[:, :, None] * w1[:, None, :]
+            ws = w1[sel]
+            S = (-2.0 / (2.0 * w0[sel]**2 - 1.0))[:, None, None] * ws[:, :, None] * ws[:, None, :]
             S += np.eye(w1.shape[1])[None]
-            S *= e2[:, None, None]
+            S *= e2[sel, None, None]
         return alpha, c, S
 
 
