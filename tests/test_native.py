@@ -253,3 +253,24 @@ def test_geometric_growth_takes_fewer_rounds_to_the_same_optimum():
     assert dense.status == "optimal"
     assert dense.iterations < runs[0.0].iterations
     assert abs(program.objective(dense.solution) - objs[1]) <= 1e-7 * abs(objs[1])
+
+
+@pytest.mark.parametrize("model", ["relu2", "relu3"])
+def test_pruning_inactive_cone_rows_keeps_the_certified_optimum(model):
+    """Cone rows the restricted optimum leaves clearly inactive leave the working set: fewer
+    rows in the last restricted program, the same certified objective (uci:pima, 1e-3 lambda
+    max: 11233 -> 2661 rows for relu2 when measured)."""
+    from convexbench.data import load_dataset
+
+    ds = load_dataset("uci:pima", seed=0)
+    X, y = ds.X_train[:300], np.where(ds.y_train[:300] == np.unique(ds.y_train)[0], -1.0, 1.0)
+    program = make_program(model, X, y, beta_for(X, y, 1e-3), patterns=40 if model == "relu2"
+                           else 20, seed=0)
+    runs = {prune: solve_native(program, NativeOptions(prune_rows=prune))
+            for prune in (False, True)}
+    for run in runs.values():
+        assert run.status == "optimal", run.message
+        assert certify(program, run.solution).holds(1e-6)
+    assert runs[True].n_rows < 0.8 * runs[False].n_rows, {p: r.n_rows for p, r in runs.items()}
+    objs = [program.objective(r.solution) for r in runs.values()]
+    assert abs(objs[0] - objs[1]) <= 1e-6 * abs(objs[1]), objs
