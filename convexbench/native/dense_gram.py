@@ -403,8 +403,8 @@ class RowWeightedGram(LowRankGram):
     def take_cone_rows(self, bounds: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Decide, once per restricted solve, which columns' cone rows (``rows`` (r, d), those
         of column c at ``bounds[c]:bounds[c + 1]``) are taken in row form: where it costs
-        fewer flops an iteration, and only while X K^T (n x r, kept for the solve) fits in
-        ``ROW_FORM_BYTES``.  Returns the (k,) mask."""
+        fewer flops an iteration, and only while X K^T and W (n x r each, kept for the solve)
+        fit in ``ROW_FORM_BYTES``.  Returns the (k,) mask."""
         n, d = self.X.shape
         counts = np.diff(bounds).astype(float)
         row_form = n * n * counts + counts**3 / 3.0
@@ -412,7 +412,7 @@ class RowWeightedGram(LowRankGram):
         take = (counts > 0) & (counts < d) & (row_form < formed) & (formed > ROW_FORM_MIN_FLOPS)
         chosen = np.concatenate([np.arange(bounds[c], bounds[c + 1]) for c in
                                  np.flatnonzero(take)] or [np.zeros(0, dtype=np.int64)])
-        if not take.any() or 8.0 * n * len(chosen) > ROW_FORM_BYTES:
+        if not take.any() or 16.0 * n * len(chosen) > ROW_FORM_BYTES:
             take[:] = False
             self._taken = take
             return take
@@ -555,9 +555,10 @@ class RowWeightedGram(LowRankGram):
 
 Gram = PackedGram | LowRankGram
 
-ROW_FORM_BYTES = 512 << 20  # the most X K^T (n x rows, float64) kept for cone rows in row form
+ROW_FORM_BYTES = 1 << 30  # the most X K^T and W (n x rows each, float64) kept for cone rows
+# in row form (fashion-mnist 2v4 n=500 relu2: 21600 rows, 350 MB)
 ROW_FORM_MIN_FLOPS = 2e7  # row form only for columns whose formed block costs more an iteration
-# (below, its per-column Python work costs more than it saves: uci:spectf, n = 213, d = 44,
+# (below, its per-column Python work costs more than it saves: uci:spectf, n = 60, d = 44,
 # relu2 0.48 -> 0.76 s; uci:musk-1, n = 357, d = 166, 3e7 flops a column: 34 -> 28 s)
 
 

@@ -483,7 +483,7 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
         state = _State(np.zeros(0, np.int64), np.zeros((0, md)), np.zeros((0, fam.R), bool))
     trace: list[tuple[float, float, float]] = []
     pruned_rows: dict[int, np.ndarray] = {}  # cone rows of each column pruned once
-    rows_pruned = np.zeros((fam.n_columns, fam.R), dtype=bool)  # inactive rows dropped once
+    inactive_dropped = np.zeros((fam.n_columns, fam.R), dtype=bool)  # rows pruned once
     inner = 0
     status, message = "optimal_inaccurate", "outer iteration limit"
     rel_gap, violation = np.inf, 0.0
@@ -518,7 +518,7 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
             solver_direction = res.direction
             state.x = res.x
             if opts.prune_rows and res.ok and res.row_duals is not None:
-                _prune_rows(fam, state, res.row_duals, rows_pruned)
+                _prune_rows(fam, state, res.row_duals, inactive_dropped)
         if need_solve and opts.prune and len(state.cols):
             # drop columns the restricted optimum sets to zero, each at most once, and keep
             # their cone rows: pruning a column that pricing brings back, without its rows,
