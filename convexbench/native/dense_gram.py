@@ -375,6 +375,7 @@ class RowWeightedGram(LowRankGram):
         self._flat_A: np.ndarray | None = None
         # the columns' operators up to sign: equal |a_c|, one id
         self._twin = np.unique(np.abs(coef).T, axis=0, return_inverse=True)[1].ravel()
+        self._taken = np.zeros(self._k, dtype=bool)  # columns in row form (take_cone_rows)
 
     @property
     def A(self) -> np.ndarray:  # (k, n, md), formed on each use
@@ -410,25 +411,25 @@ class RowWeightedGram(LowRankGram):
         row_form = n * n * counts + counts**3 / 3.0
         formed = 0.5 * n * n * d + d * d * n + 2.0 * d**3 + counts * d * d
         take = (counts > 0) & (counts < d) & (row_form < formed) & (formed > ROW_FORM_MIN_FLOPS)
-        chosen = np.concatenate([np.arange(bounds[c], bounds[c + 1]) for c in
-                                 np.flatnonzero(take)] or [np.zeros(0, dtype=np.int64)])
-        if not take.any() or 16.0 * n * len(chosen) > ROW_FORM_BYTES:
+        if 16.0 * n * counts[take].sum() > ROW_FORM_BYTES:
             take[:] = False
-            self._taken = take
-            return take
         self._taken = take
+        if not take.any():
+            return take
+        cols = np.flatnonzero(take)
         self._row_bounds = np.asarray(bounds)
         self._cone_rows = rows
-        # X K^T for the taken columns' rows, laid out column after column (offsets)
-        sizes = np.diff(bounds)[take]
-        self._row_offsets = np.concatenate([[0], np.cumsum(sizes)])
-        # diag(a_c) X K_c^T, Fortran order (each column's part contiguous for its product)
+        # the taken columns' rows, laid out column after column (offsets)
+        self._row_offsets = np.concatenate([[0], np.cumsum(np.diff(bounds)[take])])
+        chosen = np.concatenate([np.arange(bounds[c], bounds[c + 1]) for c in cols])
+        # diag(a_c) X K_c^T, Fortran order (each column's part contiguous for its product),
+        # and W's array, written at each factorization
         XKa = np.asfortranarray(self.X @ rows[chosen].T)  # (n, r_taken)
-        for i, c in enumerate(np.flatnonzero(take)):
+        for i, c in enumerate(cols):
             XKa[:, self._row_offsets[i]:self._row_offsets[i + 1]] *= self.coef[:, c][:, None]
-        self._XKa = XKa
+        self._XKa, self._W = XKa, np.empty_like(XKa)
         self._KKt = [rows[bounds[c]:bounds[c + 1]] @ rows[bounds[c]:bounds[c + 1]].T
-                     for c in np.flatnonzero(take)]
+                     for c in cols]
         return take
 
     def cone_row_weights(self, rho: np.ndarray) -> None:
@@ -436,8 +437,7 @@ class RowWeightedGram(LowRankGram):
         self._rho = rho
 
     def _row_form_columns(self) -> np.ndarray:
-        taken = getattr(self, "_taken", None)
-        return np.zeros(self._k, dtype=bool) if taken is None else taken
+        return self._taken
 
     def _factor_row_form(self, deadline: Deadline) -> bool:
         """L_c^{-1} (L_c the Cholesky factor of M_c) and W = [W_c] for the columns taken in
@@ -448,7 +448,7 @@ class RowWeightedGram(LowRankGram):
         soc, bounds, off = self._soc, self._row_bounds, self._row_offsets
         eta2, w = soc.eta2[taken], soc.w[taken]
         aXw = self.coef[:, taken] * (self.X @ w.T)  # (n, kt)
-        W = np.empty_like(self._XKa)  # Fortran order
+        W = self._W  # Fortran order
         potrf, trtri = get_lapack_funcs(("potrf", "trtri"), (W,))
         self._row_linv: list[np.ndarray] = []
         for i, c in enumerate(taken):
@@ -470,7 +470,6 @@ class RowWeightedGram(LowRankGram):
             part = W[:, off[i]:off[i + 1]]
             np.matmul(self._XKa[:, off[i]:off[i + 1]], eta2[i] * Linv.T, out=part)
             part += np.outer(aXw[:, i], (2.0 * eta2[i]) * (Linv @ Kw))
-        self._W = W
         return True
 
     def _row_form_solve(self, v: np.ndarray, out: np.ndarray) -> None:
