@@ -19,7 +19,7 @@ from convexbench.native.dense_gram import Gram, LowRankGram, PackedGram, RowWeig
 from convexbench.native.gram import SampleGram
 from convexbench.native.pricing import halfspace_bounds, multiplier_bounds
 from convexbench.programs.base import ConvexProgram, Solution
-from convexbench.programs.cones import PRICE_GAP, cone_price
+from convexbench.programs.cones import PRICE_GAP, VIOLATION_RTOL, cone_price
 from convexbench.programs.gated2 import GatedRelu2Program
 from convexbench.programs.relu2 import Relu2Program
 from convexbench.programs.relu3 import Relu3Program
@@ -173,6 +173,12 @@ class ColumnFamily:
     def refined_bound(self, col: int, grads: np.ndarray) -> float:
         """A tighter (still valid) upper bound on one column's price; inf if none."""
         return float("inf")
+
+    def project(self, col: int, v: np.ndarray) -> np.ndarray | None:
+        """The projection of ``v`` (m d) onto column ``col``'s cone {x : K_c x >= 0}, zero
+        when it could not be computed to the rows' tolerance; None when the family has no
+        projection (``native/repair.py``)."""
+        return None
 
     def _init_cache(self) -> None:
         # w_c = K_c^T mu_c from the last exact pricing of column c: for any mu_c >= 0,
@@ -349,6 +355,16 @@ class TwoLayerFamily(ColumnFamily):
             self._remember(col, A[rows].T @ mu)
         self._rows_of[int(col)] = rows
         return price, u
+
+    def project(self, col, v):
+        if self.gated:
+            return np.array(v, dtype=float)
+        p, s = self._split(np.array([col]))
+        A = (2.0 * self.masks[:, p[0]] - 1.0)[:, None] * self.X
+        # cone_price's projection: v + A^T mu (Moreau), or v itself when its NNLS gave up
+        u = cone_price(np.asarray(v, dtype=float), A, warm=self._rows_of.get(int(col)))[1]
+        tol = VIOLATION_RTOL * float(np.linalg.norm(u)) * self._x_norms
+        return u if np.all(A @ u >= -tol) else np.zeros_like(u)
 
     def to_solution(self, cols, x):
         p, s = self._split(cols)

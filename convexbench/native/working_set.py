@@ -49,6 +49,7 @@ from convexbench.native.ipm_hinge import WeightedGram, solve_ipm_hinge
 from convexbench.native.logistic import solve_restricted_logistic
 from convexbench.native.mixed import mixed_gram
 from convexbench.native.reduced import ReducedResult, solve_reduced, solve_reduced_loss
+from convexbench.native.repair import feasible_near, repair_seconds
 from convexbench.programs.base import DUAL_HINT, ConvexProgram, Solution
 
 
@@ -84,6 +85,8 @@ class NativeOptions:
     threads: int = 1  # BLAS and Clarabel threads (1 measured faster on 2 loaded cores)
     prune: bool = True  # drop working-set columns that the restricted optimum sets to zero
     prune_rows: bool = True  # drop cone rows the restricted optimum leaves clearly inactive
+    repair: bool = True  # time-limited two-layer runs: project the last restricted point onto
+    # the cones (native/repair.py) and return it when it beats the best feasible point
     gated_newton: bool = True  # cone-free restricted programs: warm-started active-set Newton
     # first (native/newton.py), the interior-point method only when it fails
     mixed_precision: bool = True  # ... with its Gram matrix in float32 (native/mixed.py)
@@ -490,6 +493,7 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
     need_solve = len(state.cols) > 0
     solved_rows = int(state.which.sum())
     solver_direction: np.ndarray | None = None
+    interrupted: np.ndarray | None = None  # the iterate of a restricted solve cut short
     it = 0
     while it < opts.max_outer:
         it += 1
@@ -513,6 +517,7 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
             if res.status == "MaxTime":
                 if deadline.limited:  # the interrupted solve's iterate, if feasible and better
                     consider(state.cols, res.x)
+                    interrupted = res.x
                 status, message = "time_limit", "time limit reached in the reduced solve"
                 break
             solver_direction = res.direction
@@ -591,6 +596,15 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
         if deadline.expired():
             status, message = "time_limit", "time limit reached"
             break
+    if status == "time_limit" and opts.repair and len(state.cols):
+        # the last restricted optimum and the interrupted solve's iterate violate rows
+        # outside the working set: their projections onto the cones are feasible
+        until = start + float(opts.time_limit) + repair_seconds(float(opts.time_limit))
+        for x in (state.x, interrupted):
+            fixed = None if x is None else feasible_near(fam, loss, y, beta, state.cols, x,
+                                                         until)
+            if fixed is not None:
+                consider(state.cols, fixed)
     if status == "time_limit" and best is None:  # zero is always feasible
         solution = fam.to_solution(np.zeros(0, np.int64), np.zeros((0, md)))
         rel_gap, violation = np.inf, 0.0

@@ -1,0 +1,101 @@
+"""The feasible point a time-limited two-layer run returns (``native/repair.py``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from convexbench.certificates import certify
+from convexbench.losses import get_loss
+from convexbench.native import NativeOptions, solve_native
+from convexbench.native.families import family_for
+from convexbench.native.repair import best_scale, feasible_near
+from convexbench.programs import make_program
+
+
+def pima_relu2(loss: str = "squared"):
+    from convexbench.data import load_dataset
+
+    ds = load_dataset("uci:pima", seed=0)
+    X = ds.X_train[:200]
+    y = np.where(ds.y_train[:200] == np.unique(ds.y_train)[0], -1.0, 1.0)
+    beta = 1e-3 * float(np.max(np.abs(X.T @ y)))
+    return make_program("relu2", X, y, beta, patterns=30, seed=0, loss=loss)
+
+
+def test_projection_is_the_nearest_point_of_each_cone():
+    """Each projected column lies in its cone, and v - u = -K^T mu with mu >= 0 (Moreau):
+    u^T (v - u) = 0 and (v - u)^T k <= 0 for the cone's own points (here the others'
+    projections)."""
+    program = pima_relu2()
+    fam = family_for(program)
+    rng = np.random.default_rng(0)
+    cols = np.arange(fam.n_columns)
+    v = rng.standard_normal((len(cols), fam.d))
+    u = np.array([fam.project(int(c), v[i]) for i, c in enumerate(cols)])
+    vals = fam.cone_values(cols, u)
+    assert vals.min() >= -1e-9 * np.abs(vals).max()
+    moved = np.flatnonzero(np.linalg.norm(u - v, axis=1) > 1e-9 * np.linalg.norm(v, axis=1))
+    assert len(moved) > 0.5 * len(cols)  # random points are mostly outside their cones
+    for i in moved:
+        r = v[i] - u[i]
+        assert abs(float(u[i] @ r)) <= 1e-8 * float(np.linalg.norm(v[i]) ** 2)
+        # any other point of the same cone: a scaled projection of another random vector
+        other = fam.project(int(cols[i]), rng.standard_normal(fam.d))
+        assert float(r @ other) <= 1e-8 * float(np.linalg.norm(v[i]) * np.linalg.norm(other))
+
+
+@pytest.mark.parametrize("loss", ["squared", "hinge", "logistic"])
+def test_time_limited_run_returns_the_repaired_point(loss):
+    """A run stopped by its time limit before any restricted solve returns its (infeasible)
+    warm start projected onto the cones: feasible, and better than zero, which is what it
+    returned before (repair=False)."""
+    program = pima_relu2(loss)
+    fam = family_for(program)
+    # the optimum of a quick solve, perturbed off its cones
+    exact = solve_native(program, NativeOptions()).solution
+    rng = np.random.default_rng(1)
+    warm = {k: np.asarray(exact[k]) + 0.3 * np.abs(np.asarray(exact[k])).max()
+            * rng.standard_normal(np.shape(exact[k])) * (np.asarray(exact[k]) != 0)
+            for k in ("V", "W")}
+    cols, x = fam.from_solution(warm)
+    assert fam.cone_values(cols, x).min() < 0  # infeasible
+    zero = program.objective({"V": 0 * warm["V"], "W": 0 * warm["W"]})
+    runs = {r: solve_native(program, NativeOptions(time_limit=1e-9, repair=r), warm_start=warm)
+            for r in (True, False)}
+    for run in runs.values():
+        assert run.status == "time_limit"
+        assert certify(program, run.solution).relative_violation <= 1e-6
+    assert program.objective(runs[False].solution) == pytest.approx(zero)
+    assert program.objective(runs[True].solution) < 0.9 * zero
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), loss=st.sampled_from(["squared", "hinge", "logistic"]),
+       scale=st.floats(1e-3, 1e3), penalty=st.floats(0.0, 10.0))
+def test_best_scale_minimizes_along_the_ray(seed, loss, scale, penalty):
+    """best_scale's t is no worse than any t on a fine grid (the objective is convex in t)."""
+    rng = np.random.default_rng(seed)
+    y = np.where(rng.random(40) < 0.5, -1.0, 1.0)
+    z = scale * (y + rng.standard_normal(40))
+    fn = get_loss(loss)
+    t = best_scale(fn, y, z, penalty * scale)
+    assert t >= 0
+
+    def f(s):
+        return fn.value(s * z, y) + s * penalty * scale
+
+    grid = np.linspace(0.0, 4.0 * max(t, 1.0 / scale), 2001)
+    assert f(t) <= min(f(s) for s in grid) + 1e-9 * f(0.0)  # f(0) = loss(0) > 0
+
+
+def test_unsupported_family_returns_none():
+    """Three-layer columns have no projection here: the repair leaves them alone."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((20, 3)), rng.standard_normal(20)
+    program = make_program("relu3", X, y, 0.1, patterns=5, seed=0)
+    fam = family_for(program)
+    x = rng.standard_normal((2, fam.m * fam.d))
+    assert feasible_near(fam, program.loss, y, 0.1, np.arange(2), x, np.inf) is None
