@@ -32,6 +32,29 @@ def test_nnls_warm_reaches_the_nnls_optimum(seed, r, d, scale, warm, duplicates)
     assert residual <= np.linalg.norm(B.T @ reference - c) + 1e-9 * np.linalg.norm(c)
 
 
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 100_000), d=st.integers(5, 40), leave=st.integers(1, 12),
+       scale=st.sampled_from([1e-6, 1.0, 1e6]))
+def test_support_factor_stays_the_gram_factor_after_removals(seed, d, leave, scale):
+    """After indices leave from anywhere in the support (a few: Givens downdates; more: a
+    refactorization of the kept Gram block) and others join, L L^T is B_S B_S^T and the
+    kept rows are B_S, to rounding."""
+    rng = np.random.default_rng(seed)
+    B = scale * rng.standard_normal((3 * d, d))
+    support = cones._Support(B, rng.standard_normal(d), 1e-13 * scale**2)
+    for j in range(d - 1):
+        support.add(j)
+    mask = np.ones(len(support.idx), dtype=bool)
+    mask[rng.choice(len(mask), size=min(leave, len(mask) - 1), replace=False)] = False
+    support.keep(mask)
+    support.add(2 * d)
+    Bs = B[support.idx]
+    L = support.L
+    assert np.allclose(L @ L.T, Bs @ Bs.T, rtol=0, atol=1e-10 * scale**2 * d)
+    assert np.array_equal(support.rows, Bs)
+    assert np.all(np.triu(L, 1) == 0)
+
+
 @settings(max_examples=20, deadline=None)
 @given(seed=st.integers(0, 100_000), n=st.integers(20, 120), d=st.integers(2, 12))
 def test_cone_price_on_the_warm_route_is_exact(seed, n, d):
