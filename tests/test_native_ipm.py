@@ -13,6 +13,7 @@ from convexbench.native import NativeOptions, solve_native
 from convexbench.native.dense_gram import (
     LowRankGram,
     PackedGram,
+    RowSamples,
     RowWeightedGram,
     SocInverse,
     _mirror_upper,
@@ -124,21 +125,33 @@ def test_row_weighted_gram_solves_like_the_low_rank_gram_with_closed_form_soc_bl
         np.testing.assert_allclose(M @ g.solve(x), x, rtol=1e-7, atol=1e-7 * np.abs(x).max())
 
 
-@given(st.integers(0, 10_000), st.integers(1, 40), st.integers(1, 6), st.integers(4, 12))
+def _signed_rows(rng, X, counts):
+    """Cone rows as signed rows of X, distinct samples within each column."""
+    sample = np.concatenate([rng.choice(len(X), c, replace=False) for c in counts]).astype(int)
+    sign = rng.choice([-1.0, 1.0], len(sample))
+    return sign[:, None] * X[sample], RowSamples(X, sample, sign)
+
+
+@given(st.integers(0, 10_000), st.integers(1, 40), st.integers(1, 6), st.integers(4, 12),
+       st.booleans())
 @settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_cone_rows_in_row_form_give_the_newton_solves_of_the_formed_blocks(
-        monkeypatch, seed, n, k, d):
+        monkeypatch, seed, n, k, d, through_x):
     """Columns whose few cone rows the ``RowWeightedGram`` takes in row form (Woodbury on the
-    rows, no d x d block formed) solve the same Newton systems as with the blocks formed."""
+    rows, no d x d block formed) solve the same Newton systems as with the blocks formed,
+    with the rows' products from the rows themselves or through X (rows that are X's)."""
     import convexbench.native.dense_gram as dense_gram
     monkeypatch.setattr(dense_gram, "ROW_FORM_MIN_FLOPS", 0.0)
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, d))
     coef = (rng.random((n, k)) < 0.6) * rng.choice([-1.0, 1.0], k)
-    counts = rng.integers(0, d // 2, k)  # fewer rows than d / 2: row form is the cheaper
+    counts = rng.integers(0, min(d // 2, n + 1), k)  # fewer rows than d / 2: row form pays
     bounds = np.concatenate([[0], np.cumsum(counts)])
     rows = rng.standard_normal((bounds[-1], d)) * rng.uniform(0.1, 10.0, (bounds[-1], 1))
+    samples = None
+    if through_x:
+        rows, samples = _signed_rows(rng, X, counts)
     rho = 10.0 ** rng.uniform(-6, 6, bounds[-1])  # the rows' W^{-2}, as near an optimum
     cones = Cones(np.ones(0), np.ones(0), _interior(rng, k, d), _interior(rng, k, d))
     _, _, S = cones.inv_sq_blocks()
@@ -148,7 +161,7 @@ def test_cone_rows_in_row_form_give_the_newton_solves_of_the_formed_blocks(
         K = rows[bounds[c]:bounds[c + 1]]
         blocks[c] += K.T @ (rho[bounds[c]:bounds[c + 1], None] * K)
     gram = RowWeightedGram(X, coef)
-    taken = gram.take_cone_rows(bounds, rows)
+    taken = gram.take_cone_rows(bounds, rows, samples)
     np.testing.assert_array_equal(taken, counts > 0)
     gram.cone_row_weights(rho)
     assert gram.factor(blocks[~taken], soc)  # the formed blocks only
@@ -159,6 +172,27 @@ def test_cone_rows_in_row_form_give_the_newton_solves_of_the_formed_blocks(
     residual = x - M @ gram.solve(x)
     # one Newton solve; the interior-point method refines it on the unreduced system
     assert np.linalg.norm(residual) <= 1e-6 * np.linalg.norm(x)
+
+
+@given(st.integers(0, 10_000), st.integers(1, 30), st.integers(1, 8), st.integers(1, 10))
+@settings(max_examples=40, deadline=None)
+def test_products_through_x_are_the_rows_products(seed, n, k, d):
+    """K x and K^T z of rows that are signed rows of X (``RowSamples.products``, as relu2's
+    Newton systems use them) equal the products with the rows themselves."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)) * 10.0 ** rng.uniform(-3, 3)
+    counts = rng.integers(0, n + 1, k)
+    rows, samples = _signed_rows(rng, X, counts)
+    owner = np.repeat(np.arange(k), counts)
+    K, KT = samples.products(owner, k)
+    x, z = rng.standard_normal(k * d), rng.standard_normal(len(owner))
+    dense = np.zeros((len(owner), k * d))
+    for i, c in enumerate(owner):
+        dense[i, c * d:(c + 1) * d] = rows[i]
+    scale = np.abs(X).max()
+    np.testing.assert_allclose(K(x), dense @ x, rtol=0, atol=1e-12 * scale * d * np.abs(x).max())
+    np.testing.assert_allclose(KT(z), dense.T @ z, rtol=0,
+                               atol=1e-12 * scale * n * np.abs(z).max(initial=0.0))
 
 
 def test_relu2_with_cone_rows_in_row_form_reaches_the_same_certified_optimum(monkeypatch):

@@ -15,7 +15,13 @@ import scipy.sparse as sp
 
 from convexbench.native.atom_ipm import price_atoms
 from convexbench.native.deadline import NEVER, Deadline
-from convexbench.native.dense_gram import Gram, LowRankGram, PackedGram, RowWeightedGram
+from convexbench.native.dense_gram import (
+    Gram,
+    LowRankGram,
+    PackedGram,
+    RowSamples,
+    RowWeightedGram,
+)
 from convexbench.native.gram import SampleGram
 from convexbench.native.pricing import halfspace_bounds, multiplier_bounds
 from convexbench.programs.base import ConvexProgram, Solution
@@ -115,6 +121,11 @@ class ColumnFamily:
         Returns (owner, rows): the position in ``cols`` of each row and the rows (r, m d).
         """
         raise NotImplementedError
+
+    def cone_row_samples(self, cols: np.ndarray, which: np.ndarray) -> RowSamples | None:
+        """The rows of ``cone_rows`` as signed rows of X, when they are (two-layer ReLU:
+        row i is sign[i] X[sample[i]]), for products through X; else None."""
+        return None
 
     def cone_values(self, cols: np.ndarray, x: np.ndarray) -> np.ndarray:
         """K_c x_c for every cone row of every column: shape (k, R)."""
@@ -286,6 +297,11 @@ class TwoLayerFamily(ColumnFamily):
         p, _ = self._split(cols)
         owner, r = np.nonzero(which)
         return owner, (2.0 * self.masks[r, p[owner]] - 1.0)[:, None] * self.X[r]
+
+    def cone_row_samples(self, cols, which):
+        p, _ = self._split(cols)
+        owner, r = np.nonzero(which)
+        return RowSamples(self.X, r, 2.0 * self.masks[r, p[owner]] - 1.0)
 
     def row_norms(self, cols):
         return np.broadcast_to(self._x_norms, (len(cols), self.R))

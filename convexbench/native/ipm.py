@@ -24,7 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from convexbench.native.deadline import NEVER, Deadline, DeadlineExpired
-from convexbench.native.dense_gram import Gram, SocInverse
+from convexbench.native.dense_gram import Gram, RowSamples, SocInverse
 from convexbench.native.nt_cones import (
     Cones,
     corrector_rhs,
@@ -37,13 +37,18 @@ ROW_FORM_REFINE = 2  # refinement steps when cone rows are in row form (1 step: 
 # at 1e-2 lambda_max ended most restricted solves AlmostSolved with 30% more iterations)
 
 
+ROWS_THROUGH_X = 250_000  # cone rows with at least this many entries (r d) take their
+# products through X when they are signed rows of it (``RowSamples``)
+
+
 class Kkt:
     """The structure of the restricted program and its Newton (KKT) systems.
 
     Variables u = (x, t); the cone slacks are s = (K x, (t_b, x_b)) = -G u.
     """
 
-    def __init__(self, gram: Gram, m: int, d: int, owner: np.ndarray, rows: np.ndarray):
+    def __init__(self, gram: Gram, m: int, d: int, owner: np.ndarray, rows: np.ndarray,
+                 samples: RowSamples | None = None):
         self.gram, self.m, self.d = gram, m, d
         N = gram.size
         self.md = m * d
@@ -82,10 +87,19 @@ class Kkt:
                                  np.arange(0, self.r * self.md + 1, self.md, dtype=np.int32)),
                                 shape=(self.r, N), copy=False)
         self.KsT = self.Ks.T
+        self._through_X = None
+        if samples is not None:
+            samples = samples.take(self.source)  # in the order of the kept rows
+        if (samples is not None and m == 1 and self.r >= samples.X.shape[0]
+                and self.r * d >= ROWS_THROUGH_X):
+            # more rows than samples: products through X read less than the rows (measured
+            # in process, relu2 1e-2 lambda_max: uci:arrhythmia 19.5 -> 16.4 s, uci:musk-1
+            # 16.0 -> 15.2 s; below ROWS_THROUGH_X entries, uci:pima, 5% slower)
+            self._through_X = samples.products(self.owner, self.k)
         # columns whose cone rows the Gram matrix takes in row form (Woodbury on the rows:
         # ``dense_gram.RowWeightedGram.take_cone_rows``); the others get a formed md x md block
         take = getattr(gram, "take_cone_rows", None)
-        self.row_form = (take(self.bounds, self.rows) if take is not None and m == 1
+        self.row_form = (take(self.bounds, self.rows, samples) if take is not None and m == 1
                          else np.zeros(self.k, dtype=bool))
         self.block_cols = np.flatnonzero(~self.row_form)
 
@@ -97,10 +111,10 @@ class Kkt:
         return out
 
     def K(self, x: np.ndarray) -> np.ndarray:
-        return self.Ks @ x
+        return self.Ks @ x if self._through_X is None else self._through_X[0](x)
 
     def KT(self, v: np.ndarray) -> np.ndarray:
-        return self.KsT @ v
+        return self.KsT @ v if self._through_X is None else self._through_X[1](v)
 
     def GT_z(self, zl: np.ndarray, zq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """G^T z split into its x and t parts."""
@@ -181,20 +195,22 @@ def solve_ipm(
     gram: Gram, Aty: np.ndarray, beta: float, m: int, d: int, owner: np.ndarray,
     rows: np.ndarray, tol: float = 1e-9, max_iter: int = 100,
     time_limit: float | None = None, refine: int = 1, deadline: Deadline | None = None,
+    samples: RowSamples | None = None,
 ) -> ReducedResult:
     """Solve the restricted program (module docstring) given its Gram matrix.
 
     ``rows`` (r, m d) are the selected cone rows, ``owner`` (r,) the column (0..k-1) each
-    belongs to; zero rows are dropped.  Stops when the relative gap and the relative primal
-    and dual residuals are below ``tol``; returns the best iterate seen (x shaped (k, m d)),
-    with status Solved, AlmostSolved (within 100 tol), MaxIterations, MaxTime or
-    NumericalError.  The time limit is the earlier of ``deadline`` and ``time_limit``
-    seconds from the start; factorizations are interrupted by it too (``MaxTime`` with the
-    best iterate, or zero before the first).
+    belongs to; zero rows are dropped; ``samples``, when given, are the same rows as signed
+    rows of X (products with them then go through X: ``RowSamples``).  Stops when the
+    relative gap and the relative primal and dual residuals are below ``tol``; returns the
+    best iterate seen (x shaped (k, m d)), with status Solved, AlmostSolved (within 100 tol),
+    MaxIterations, MaxTime or NumericalError.  The time limit is the earlier of ``deadline``
+    and ``time_limit`` seconds from the start; factorizations are interrupted by it too
+    (``MaxTime`` with the best iterate, or zero before the first).
     """
     start = time.perf_counter()
     deadline = (deadline or NEVER).sooner(time_limit, start)
-    kkt = Kkt(gram, m, d, owner, rows)
+    kkt = Kkt(gram, m, d, owner, rows, samples)
     if kkt.row_form.any():  # a Woodbury difference (``take_cone_rows``): refine more
         refine = max(refine, ROW_FORM_REFINE)
     r, B = kkt.r, kkt.B

@@ -34,7 +34,7 @@ def feasible_near(fam: ColumnFamily, loss: Loss, y: np.ndarray, beta: float,
     """``x`` (k, m d) made feasible as in the module docstring; None when the family has no
     projection (three-layer programs)."""
     out = np.zeros_like(x)
-    slowest = 0.0
+    slowest = fam.slowest_price  # a projection is the NNLS of an exact price
     for i in np.argsort(-fam.column_norms(x)):
         began = time.perf_counter()
         if began + slowest > until:

@@ -41,6 +41,7 @@ from threadpoolctl import threadpool_limits
 from convexbench.certificates import default_dual_direction, failure, relative_violation
 from convexbench.native import newton
 from convexbench.native.deadline import NEVER, Deadline, DeadlineExpired
+from convexbench.native.dense_gram import RowSamples
 from convexbench.native.duality import relative_gap, scaled_dual_value
 from convexbench.native.families import ColumnFamily, family_for
 from convexbench.native.gram import MatrixFreeGram
@@ -342,7 +343,7 @@ def _sample_space(fam: ColumnFamily, n_columns: int, opts: NativeOptions) -> boo
 def _solve_restricted(
     fam: ColumnFamily, cols: np.ndarray, y: np.ndarray, beta: float, owner: np.ndarray,
     rows: np.ndarray, tol: float, deadline: Deadline, opts: NativeOptions,
-    x0: np.ndarray,
+    x0: np.ndarray, samples: RowSamples | None = None,
 ) -> ReducedResult:
     """The restricted program by the dense interior-point method, or by Clarabel when asked
     to or when the interior-point method fails numerically on a working set small enough for
@@ -381,7 +382,7 @@ def _solve_restricted(
         if gram is None:
             gram, Aty = fam.gram(cols, y, deadline=deadline)
         res = solve_ipm(gram, Aty, beta, fam.m, fam.d, owner, rows, tol=tol,
-                        deadline=deadline)
+                        deadline=deadline, samples=samples)
         if tried is not None:  # count the failed attempt's work too
             res = replace(res, iterations=res.iterations + tried.iterations,
                           seconds=res.seconds + tried.seconds)
@@ -623,7 +624,8 @@ def _solve_state(fam: ColumnFamily, state: _State, y: np.ndarray, beta: float, l
     The solver's multipliers of the cone rows, when it gives them, become the columns'
     Lagrangian bounds for the next pricing (``ColumnFamily.remember_multipliers``)."""
     owner, rows = fam.cone_rows(state.cols, state.which)
-    res = _solve_rows(fam, state, y, beta, loss, owner, rows, tol, deadline, opts)
+    res = _solve_rows(fam, state, y, beta, loss, owner, rows, tol, deadline, opts,
+                      fam.cone_row_samples(state.cols, state.which))
     if res.row_duals is not None and res.ok:
         fam.remember_multipliers(state.cols, owner, rows, res.row_duals)
     return res
@@ -631,11 +633,12 @@ def _solve_state(fam: ColumnFamily, state: _State, y: np.ndarray, beta: float, l
 
 def _solve_rows(fam: ColumnFamily, state: _State, y: np.ndarray, beta: float, loss: str,
                 owner: np.ndarray, rows: np.ndarray, tol: float, deadline: Deadline,
-                opts: NativeOptions) -> ReducedResult:
-    """``_solve_state`` given the working set's cone rows (owner, rows)."""
+                opts: NativeOptions, samples: RowSamples | None = None) -> ReducedResult:
+    """``_solve_state`` given the working set's cone rows (owner, rows; ``samples``: the
+    same rows as signed rows of X, when they are)."""
     if loss == "squared":
         return _solve_restricted(fam, state.cols, y, beta, owner, rows, tol, deadline, opts,
-                                 state.x)
+                                 state.x, samples)
     tried = None  # our own method for the loss, when it applies
     width = len(state.cols) * fam.m * fam.d
     if loss == "logistic" and opts.logistic_newton:
