@@ -44,14 +44,15 @@ def feasible_near(fam: ColumnFamily, loss: Loss, y: np.ndarray, beta: float,
             return None
         out[i] = u
         slowest = max(slowest, time.perf_counter() - began)
-    return out * column_scales(fam, loss, y, beta, cols, out)[:, None]
+    return out * column_scales(fam, loss, y, beta, cols, out, until)[:, None]
 
 
 def column_scales(fam: ColumnFamily, loss: Loss, y: np.ndarray, beta: float,
-                  cols: np.ndarray, x: np.ndarray) -> np.ndarray:
+                  cols: np.ndarray, x: np.ndarray, until: float = np.inf) -> np.ndarray:
     """Scales t >= 0 of the columns of ``x`` that lower loss(sum_c t_c z_c) + beta sum_c
-    t_c ||x_c|| (z_c the columns' predictions): the best common scale, then
-    ``_SCALE_PASSES`` passes of exact minimization over one t_c at a time."""
+    t_c ||x_c|| (z_c the columns' predictions): the best common scale, then up to
+    ``_SCALE_PASSES`` passes of exact minimization over one t_c at a time (none started
+    past ``until``)."""
     keep = np.flatnonzero(fam.column_norms(x) > 0)
     t = np.zeros(len(cols))
     if len(keep) == 0:
@@ -63,6 +64,8 @@ def column_scales(fam: ColumnFamily, loss: Loss, y: np.ndarray, beta: float,
     s = np.full(len(keep), common)
     total = common * z
     for _ in range(_SCALE_PASSES):
+        if time.perf_counter() > until:
+            break
         for j in range(len(keep)):
             base = total - s[j] * Z[j]
             s[j] = best_scale(loss, y, Z[j], float(pen[j]), base)
@@ -74,8 +77,12 @@ def column_scales(fam: ColumnFamily, loss: Loss, y: np.ndarray, beta: float,
 def best_scale(loss: Loss, y: np.ndarray, z: np.ndarray, penalty: float,
                base: np.ndarray | None = None) -> float:
     """argmin over t >= 0 of loss(base + t z, y) + t penalty (convex in t; base 0 by
-    default), by bisection on its derivative z^T loss'(base + t z) + penalty."""
+    default): in closed form for the squared loss, else by bisection on its derivative
+    z^T loss'(base + t z) + penalty."""
     base = np.zeros_like(z) if base is None else base
+    if loss.name == "squared":
+        zz = float(z @ z)
+        return max(0.0, (float(z @ (y - base)) - penalty) / zz) if zz > 0 else 0.0
 
     def slope(t: float) -> float:
         return float(z @ loss.gradient(base + t * z, y)) + penalty
