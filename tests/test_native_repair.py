@@ -99,3 +99,24 @@ def test_unsupported_family_returns_none():
     fam = family_for(program)
     x = rng.standard_normal((2, fam.m * fam.d))
     assert feasible_near(fam, program.loss, y, 0.1, np.arange(2), x, np.inf) is None
+
+
+def test_solve_cut_before_any_restricted_iterate_returns_the_scaled_entry_points(monkeypatch):
+    """When the first restricted solve is cut short with no iterate (full-size Fashion-MNIST
+    relu2 at T = 60 s), the points of their cones along which the columns entered, scaled,
+    are returned: feasible and below zero's objective (zero was returned before)."""
+    import convexbench.native.working_set as ws
+    from convexbench.native.reduced import ReducedResult
+
+    def cut(fam, state, *args, **kwargs):
+        return ReducedResult(np.zeros_like(state.x), "MaxTime", 0, 0.0)
+
+    monkeypatch.setattr(ws, "_solve_state", cut)
+    program = pima_relu2()
+    zero = program.objective({"V": np.zeros((program.n_groups, program.d)),
+                              "W": np.zeros((program.n_groups, program.d))})
+    run = solve_native(program, NativeOptions(time_limit=100.0))
+    assert run.status == "time_limit"
+    assert certify(program, run.solution).relative_violation <= 1e-6
+    assert program.objective(run.solution) < 0.95 * zero
+    assert program.n_active(run.solution) > 0

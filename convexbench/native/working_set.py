@@ -495,6 +495,7 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
     solved_rows = int(state.which.sum())
     solver_direction: np.ndarray | None = None
     interrupted: np.ndarray | None = None  # the iterate of a restricted solve cut short
+    entered_along: dict[int, np.ndarray] = {}  # the pricing's point of each column added
     it = 0
     while it < opts.max_outer:
         it += 1
@@ -579,6 +580,7 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
             new_which = _seed(fam, new_cols, np.array(dirs), seed_rows)
             for i, c in enumerate(new):
                 new_which[i, pruned_rows.get(c, [])] = True
+                entered_along[c] = dirs[i]
             state.add(new_cols, new_x, new_which)
         certified = (not new and feasible
                      and failure(rel_gap, violation, opts.safety * opts.tol) is None)
@@ -601,7 +603,11 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
         # the last restricted optimum and the interrupted solve's iterate violate rows
         # outside the working set: their projections onto the cones are feasible
         until = start + float(opts.time_limit) + repair_seconds(float(opts.time_limit))
-        for x in (state.x, interrupted):
+        # ... and, for a solve cut short before its first restricted optimum (full-size
+        # Fashion-MNIST relu2 at T = 60 s), the directions along which the columns entered
+        # (points of their cones from pricing), each scaled to lower the objective
+        along = np.array([entered_along.get(int(c), np.zeros(md)) for c in state.cols])
+        for x in (state.x, interrupted, along):
             fixed = None if x is None else feasible_near(fam, loss, y, beta, state.cols, x,
                                                          until)
             if fixed is not None:
