@@ -180,6 +180,16 @@ class PackedGram(NewtonViews):
         return up
 
 
+def block_rows(rows: np.ndarray, owner: np.ndarray, k: int) -> sp.csr_matrix:
+    """K as a sparse r x (k w) matrix: row i of ``rows`` (r, w) placed in the block of its
+    column ``owner[i]``, sharing its values with ``rows``."""
+    r, w = rows.shape
+    cols = owner[:, None].astype(np.int32) * w + np.arange(w, dtype=np.int32)
+    return sp.csr_matrix((rows.ravel(), cols.ravel(),
+                          np.arange(0, r * w + 1, w, dtype=np.int32)),
+                         shape=(r, k * w), copy=False)
+
+
 @dataclass
 class RowSamples:
     """Cone rows that are signed rows of X (two-layer ReLU): row i is sign[i] X[sample[i]].
@@ -460,8 +470,6 @@ class RowWeightedGram(LowRankGram):
         # the taken columns' rows, laid out column after column (offsets)
         self._row_offsets = np.concatenate([[0], np.cumsum(np.diff(bounds)[take])])
         chosen = np.concatenate([np.arange(bounds[c], bounds[c + 1]) for c in cols])
-        # diag(a_c) X K_c^T, Fortran order (each column's part contiguous for its product),
-        # and W's array, written at each factorization
         # products with the taken rows, for all taken columns at once (through X when the
         # rows are X's: the per-column loop over the rows cost ~10 ms a solve at 96 columns
         # of ~225 rows, d = 784)
@@ -469,12 +477,11 @@ class RowWeightedGram(LowRankGram):
         if samples is not None:
             self._taken_K, self._taken_KT = samples.take(chosen).products(owner, len(cols))
         else:
-            block = owner[:, None] * d + np.arange(d)
-            Ks = sp.csr_matrix((rows[chosen].ravel(), block.ravel(),
-                                np.arange(0, len(chosen) * d + 1, d)),
-                               shape=(len(chosen), len(cols) * d))
+            Ks = block_rows(np.ascontiguousarray(rows[chosen], dtype=float), owner, len(cols))
             KsT = Ks.T
             self._taken_K, self._taken_KT = (lambda u: Ks @ u), (lambda h: KsT @ h)
+        # diag(a_c) X K_c^T, Fortran order (each column's part contiguous for its product),
+        # and W's array, written at each factorization
         XKa = np.asfortranarray(self.X @ rows[chosen].T)  # (n, r_taken)
         for i, c in enumerate(cols):
             XKa[:, self._row_offsets[i]:self._row_offsets[i + 1]] *= self.coef[:, c][:, None]

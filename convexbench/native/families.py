@@ -294,14 +294,19 @@ class TwoLayerFamily(ColumnFamily):
         return ((self.row_weights(cols) * z[:, None]).T @ self.X).ravel()
 
     def cone_rows(self, cols, which):
-        p, _ = self._split(cols)
-        owner, r = np.nonzero(which)
-        return owner, (2.0 * self.masks[r, p[owner]] - 1.0)[:, None] * self.X[r]
+        rows = self.cone_row_samples(cols, which)
+        return np.nonzero(which)[0], rows.sign[:, None] * self.X[rows.sample]
 
     def cone_row_samples(self, cols, which):
         p, _ = self._split(cols)
         owner, r = np.nonzero(which)
         return RowSamples(self.X, r, 2.0 * self.masks[r, p[owner]] - 1.0)
+
+    def _cone_matrix(self, col: int) -> np.ndarray:
+        """K_c (n x d): every cone row of column ``col``, the rows of X signed by its
+        pattern."""
+        p, _ = self._split(np.array([col]))
+        return (2.0 * self.masks[:, p[0]] - 1.0)[:, None] * self.X
 
     def row_norms(self, cols):
         return np.broadcast_to(self._x_norms, (len(cols), self.R))
@@ -364,7 +369,7 @@ class TwoLayerFamily(ColumnFamily):
             g = grads[col]
             return float(np.linalg.norm(g)), g.copy()
         p, s = self._split(np.array([col]))
-        A = (2.0 * self.masks[:, p[0]] - 1.0)[:, None] * self.X
+        A = self._cone_matrix(col)
         # warm: the NNLS starts from the rows of the column's last pricing
         price, u, rows, mu = cone_price(s[0] * grads[p[0]], A, warm=self._rows_of.get(int(col)))
         if len(rows):
@@ -375,8 +380,7 @@ class TwoLayerFamily(ColumnFamily):
     def project(self, col, v):
         if self.gated:
             return np.array(v, dtype=float)
-        p, s = self._split(np.array([col]))
-        A = (2.0 * self.masks[:, p[0]] - 1.0)[:, None] * self.X
+        A = self._cone_matrix(col)
         # cone_price's projection: v + A^T mu (Moreau), or v itself when its NNLS gave up
         u = cone_price(np.asarray(v, dtype=float), A, warm=self._rows_of.get(int(col)))[1]
         tol = VIOLATION_RTOL * float(np.linalg.norm(u)) * self._x_norms
