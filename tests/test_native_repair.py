@@ -120,3 +120,24 @@ def test_solve_cut_before_any_restricted_iterate_returns_the_scaled_entry_points
     assert certify(program, run.solution).relative_violation <= 1e-6
     assert program.objective(run.solution) < 0.95 * zero
     assert program.n_active(run.solution) > 0
+
+
+@pytest.mark.parametrize("model", ["relu2", "gated2", "relu3"])
+def test_column_predictions_are_the_terms_of_predict(model):
+    """Row c of ``column_predictions`` is column c's own prediction, and the rows sum to
+    ``predict`` (the repair's scales read them; two-layer builds them from one product)."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((40, 5))
+    y = rng.standard_normal(40)
+    program = make_program(model, X, y, 0.1, patterns=12, seed=2)
+    fam = family_for(program)
+    cols = rng.choice(fam.n_columns, size=7, replace=False)
+    x = rng.standard_normal((7, fam.m * fam.d))
+    Z = fam.column_predictions(cols, x)
+    assert Z.shape == (7, 40)
+    for i in range(7):
+        np.testing.assert_allclose(Z[i], fam.predict(cols[[i]], x[[i]]), rtol=1e-12,
+                                   atol=1e-12 * np.abs(Z).max())
+    np.testing.assert_allclose(Z.sum(axis=0), fam.predict(cols, x), rtol=1e-10,
+                               atol=1e-12 * np.abs(Z).max())
+    assert fam.column_predictions(cols[:0], x[:0]).shape == (0, 40)

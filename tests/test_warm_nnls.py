@@ -120,3 +120,34 @@ def test_lower_prices_ignore_directions_outside_their_cones():
     _, grads = fam.cheap_prices(rng.standard_normal(40))
     lows, _ = fam.lower_prices(grads)
     assert np.all(np.isneginf(lows))
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def test_cone_price_is_interrupted_by_its_check():
+    """A pricing NNLS calls ``check`` between its steps (the native solver passes its
+    deadline's): a check that raises after a few calls stops it, and one that does not
+    leaves the price unchanged."""
+    rng = np.random.default_rng(5)
+    d = cones.WARM_NNLS_MIN_D + 10
+    A = rng.standard_normal((3 * d, d))
+    A[:, 0] = np.abs(A[:, 0]) + 3.0  # e_1 inside every halfspace: a cone wider than {0}
+    g = rng.standard_normal(d)
+    calls = []
+    price, u, _, _ = cones.cone_price(g, A, check=lambda: calls.append(1))
+    assert len(calls) > 10  # one call per NNLS step and per row-generation round
+    assert price == pytest.approx(cones.cone_price(g, A)[0], rel=1e-12)
+    assert 0 < price < np.linalg.norm(g)  # g outside the cone, the cone not {0}
+    assert float((A @ u).min()) >= -1e-9 * float(np.linalg.norm(u))
+
+    def stop_after_three() -> None:
+        calls.append(1)
+        if len(calls) > 3:
+            raise _Interrupted
+
+    calls.clear()
+    with pytest.raises(_Interrupted):
+        cones.cone_price(g, A, check=stop_after_three)
+    assert len(calls) == 4

@@ -150,8 +150,10 @@ class ColumnFamily:
         or None when the family has none (the exact prices are then the only route)."""
         return None
 
-    def exact_price(self, col: int, grads: np.ndarray) -> tuple[float, np.ndarray]:
-        """The exact price of one column and a maximizer (m d,)."""
+    def exact_price(self, col: int, grads: np.ndarray, deadline: Deadline = NEVER
+                    ) -> tuple[float, np.ndarray]:
+        """The exact price of one column and a maximizer (m d,) (``DeadlineExpired`` when
+        ``deadline`` passes inside it)."""
         raise NotImplementedError
 
     # columns priced exactly at once by ``exact_prices`` (1: ``exact_price`` one at a time)
@@ -165,7 +167,7 @@ class ColumnFamily:
         found = []
         for c in cols:
             deadline.check()
-            found.append(self.exact_price(int(c), grads))
+            found.append(self.exact_price(int(c), grads, deadline))
         return (np.array([p for p, _ in found]),
                 np.array([u for _, u in found]).reshape(len(found), -1))
 
@@ -181,14 +183,17 @@ class ColumnFamily:
     # (``working_set._price``)
     slowest_price: float = 0.0
 
-    def refined_bound(self, col: int, grads: np.ndarray) -> float:
-        """A tighter (still valid) upper bound on one column's price; inf if none."""
+    def refined_bound(self, col: int, grads: np.ndarray, deadline: Deadline = NEVER) -> float:
+        """A tighter (still valid) upper bound on one column's price; inf if none
+        (``DeadlineExpired`` when ``deadline`` passes inside it)."""
         return float("inf")
 
-    def project(self, col: int, v: np.ndarray) -> np.ndarray | None:
+    def project(self, col: int, v: np.ndarray, deadline: Deadline = NEVER
+                ) -> np.ndarray | None:
         """The projection of ``v`` (m d) onto column ``col``'s cone {x : K_c x >= 0}, zero
         when it could not be computed to the rows' tolerance; None when the family has no
-        projection (``native/repair.py``)."""
+        projection (``native/repair.py``).  ``DeadlineExpired`` when ``deadline`` passes
+        inside it."""
         return None
 
     def _init_cache(self) -> None:
@@ -228,6 +233,13 @@ class ColumnFamily:
         if len(cols) == 0:
             return np.zeros(self.program.n)
         return np.einsum("knj,kj->n", self.prediction_blocks(cols), x)
+
+    def column_predictions(self, cols: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """A_c x_c of every column, shape (k, n): the terms of :meth:`predict`."""
+        out = np.zeros((len(cols), self.program.n))
+        for i in range(len(cols)):
+            out[i] = self.predict(cols[[i]], x[[i]])
+        return out
 
     def column_norms(self, x: np.ndarray) -> np.ndarray:
         """sum_j ||x_cj|| per column, shape (k,)."""
@@ -271,6 +283,13 @@ class TwoLayerFamily(ColumnFamily):
             return np.zeros(self.program.n)
         p, s = self._split(cols)
         return np.einsum("nk,nk->n", self.masks[:, p], self.X @ (x * s[:, None]).T)
+
+    def column_predictions(self, cols, x):
+        """s_c D_c X x_c of every column, (k, n), from one product X x^T."""
+        if len(cols) == 0:
+            return np.zeros((0, self.program.n))
+        p, s = self._split(cols)
+        return (self.masks[:, p] * (self.X @ (x * s[:, None]).T)).T
 
     def row_weights(self, cols):
         p, s = self._split(cols)
@@ -364,25 +383,27 @@ class TwoLayerFamily(ColumnFamily):
             Z[offset:offset + self.P] = z
         return lows, Z
 
-    def exact_price(self, col, grads):
+    def exact_price(self, col, grads, deadline=NEVER):
         if self.gated:
             g = grads[col]
             return float(np.linalg.norm(g)), g.copy()
         p, s = self._split(np.array([col]))
         A = self._cone_matrix(col)
         # warm: the NNLS starts from the rows of the column's last pricing
-        price, u, rows, mu = cone_price(s[0] * grads[p[0]], A, warm=self._rows_of.get(int(col)))
+        price, u, rows, mu = cone_price(s[0] * grads[p[0]], A, warm=self._rows_of.get(int(col)),
+                                        check=deadline.check)
         if len(rows):
             self._remember(col, A[rows].T @ mu)
         self._rows_of[int(col)] = rows
         return price, u
 
-    def project(self, col, v):
+    def project(self, col, v, deadline=NEVER):
         if self.gated:
             return np.array(v, dtype=float)
         A = self._cone_matrix(col)
         # cone_price's projection: v + A^T mu (Moreau), or v itself when its NNLS gave up
-        u = cone_price(np.asarray(v, dtype=float), A, warm=self._rows_of.get(int(col)))[1]
+        u = cone_price(np.asarray(v, dtype=float), A, warm=self._rows_of.get(int(col)),
+                       check=deadline.check)[1]
         tol = VIOLATION_RTOL * float(np.linalg.norm(u)) * self._x_norms
         return u if np.all(A @ u >= -tol) else np.zeros_like(u)
 
@@ -501,7 +522,7 @@ class ThreeLayerFamily(ColumnFamily):
             bounds[cached] = np.minimum(bounds[cached], lagrange)
         return bounds, Gm
 
-    def refined_bound(self, col, grads):
+    def refined_bound(self, col, grads, deadline=NEVER):
         """Drop the second-layer cone: max_j of the first-layer cone price of neuron j.  The
         rows active in these projections start the row generation of ``exact_prices``."""
         a, s = self._split(np.array([col]))
@@ -510,14 +531,14 @@ class ThreeLayerFamily(ColumnFamily):
         active = []
         for j in range(self.m):
             A = prog.first_signs[:, a[0], j][:, None] * self.X
-            price, _, rows, _ = cone_price(s[0] * grads[a[0], j], A)
+            price, _, rows, _ = cone_price(s[0] * grads[a[0], j], A, check=deadline.check)
             best = max(best, price)
             active.append(j * self.n + rows)
         self._start_rows[int(col)] = np.concatenate(active)
         return best
 
-    def exact_price(self, col, grads):
-        price, q = self.exact_prices(np.array([col]), grads)
+    def exact_price(self, col, grads, deadline=NEVER):
+        price, q = self.exact_prices(np.array([col]), grads, deadline)
         return float(price[0]), q[0]
 
     def row_norms(self, cols):

@@ -7,7 +7,8 @@ first, is replaced by its projection onto its cone (``ColumnFamily.project``: on
 ``programs/cones.cone_price``), then the columns are rescaled, t_c >= 0, to lower the
 objective: the best common scale, then a few passes of exact one-column minimizations
 (projection leaves the cones, and scalings keep them).  Projections are not started past
-``until``: the columns left are set to zero, which is always feasible.
+``until``, and one still running then is interrupted: the columns left are set to zero,
+which is always feasible.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 import numpy as np
 
 from convexbench.losses import Loss
+from convexbench.native.deadline import Deadline, DeadlineExpired
 from convexbench.native.families import ColumnFamily
 
 REPAIR_SHARE = 0.5  # of the time limit's allowance, max(2 s, 0.1 T), the repair may use
@@ -35,11 +37,15 @@ def feasible_near(fam: ColumnFamily, loss: Loss, y: np.ndarray, beta: float,
     projection (three-layer programs)."""
     out = np.zeros_like(x)
     slowest = fam.slowest_price  # a projection is the NNLS of an exact price
+    stop = Deadline(until)
     for i in np.argsort(-fam.column_norms(x)):
         began = time.perf_counter()
         if began + slowest > until:
             break
-        u = fam.project(int(cols[i]), x[i])
+        try:
+            u = fam.project(int(cols[i]), x[i], stop)
+        except DeadlineExpired:  # the NNLS reads the clock: this column stays zero
+            break
         if u is None:
             return None
         out[i] = u
@@ -57,16 +63,16 @@ def column_scales(fam: ColumnFamily, loss: Loss, y: np.ndarray, beta: float,
     t = np.zeros(len(cols))
     if len(keep) == 0:
         return t
-    Z = np.stack([fam.predict(cols[[i]], x[[i]]) for i in keep])  # (k, n)
+    Z = fam.column_predictions(cols[keep], x[keep])  # (k, n)
     pen = beta * fam.column_norms(x[keep])
     z = Z.sum(axis=0)
     common = best_scale(loss, y, z, float(pen.sum()))
     s = np.full(len(keep), common)
     total = common * z
     for _ in range(_SCALE_PASSES):
-        if time.perf_counter() > until:
-            break
         for j in range(len(keep)):
+            if time.perf_counter() > until:  # logistic's bisections: ~n per step
+                break
             base = total - s[j] * Z[j]
             s[j] = best_scale(loss, y, Z[j], float(pen[j]), base)
             total = base + s[j] * Z[j]

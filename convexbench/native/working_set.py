@@ -122,7 +122,7 @@ class NativeOptions:
 @dataclass
 class NativeRun:
     solution: Solution
-    status: str  # optimal | optimal_inaccurate | time_limit
+    status: str  # optimal | optimal_inaccurate | time_limit | error (no answer: ``message``)
     iterations: int  # outer iterations
     inner_iterations: int  # interior-point iterations of the restricted solves, summed
     seconds: float
@@ -218,11 +218,12 @@ def _price(
     without an exact price, the largest bounds first.  The columns that survive the
     refined bound are priced exactly in batches of ``fam.price_batch`` columns in decreasing
     order of their cheap bounds (``fam.exact_prices``, one SOCP per batch for relu3; one at a
-    time for the others).  An exact price that reads the clock (relu3's wide atoms,
-    ``native/atom_ipm.py``) stops at the deadline; one that cannot be interrupted (an NNLS or
-    a Clarabel SOCP: seconds each at n = 12000, d = 784) does not start with less time left
-    than the slowest one so far took (``fam.slowest_price``: a refined bound, or refined bound
-    and exact price of a batch)."""
+    time for the others).  A price that reads the clock (relu3's wide atoms,
+    ``native/atom_ipm.py``; the NNLS of two-layer prices and of relu3's refined bounds from
+    d = ``cones.WARM_NNLS_MIN_D``: seconds each at n = 12000, d = 784) stops at the deadline;
+    none (in particular none that cannot be interrupted: a Clarabel SOCP) starts with less
+    time left than the slowest one so far took (``fam.slowest_price``: a refined bound, or
+    refined bound and exact price of a batch)."""
     cheap, grads = fam.cheap_prices(lam)
     order = np.argsort(-cheap)
     outside = ~in_set
@@ -283,7 +284,7 @@ def _price(
             if taken[c]:
                 continue
             began = time.perf_counter()
-            refined = fam.refined_bound(int(c), grads)
+            refined = fam.refined_bound(int(c), grads, deadline)
             if refined <= thresh or (in_set[c] and refined <= best):
                 fam.slowest_price = max(fam.slowest_price, time.perf_counter() - began)
                 skipped = max(skipped, refined)
@@ -297,7 +298,7 @@ def _price(
                     return new, dirs, np.inf
                 price_pending(time.perf_counter())
             bound = max(best, skipped)
-    except DeadlineExpired:  # inside an exact price that reads the clock (relu3, wide atoms)
+    except DeadlineExpired:  # inside an exact price or a refined bound (they read the clock)
         return new, dirs, np.inf
     return new, dirs, bound
 
@@ -511,7 +512,7 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
             inner += res.iterations
             if res.status == "TooLarge":
                 width = len(state.cols) * md
-                status = "optimal_inaccurate"
+                status = "error"  # no answer: not an inaccurate optimum
                 message = (f"the restricted {loss.name} program ({program.n} x {width}) is too "
                            f"large for this solver: its conic form needs a "
                            f"{program.n * width * 8 / 2**30:.1f} GB dense operator")

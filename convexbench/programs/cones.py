@@ -4,6 +4,8 @@ solver (``native/``): the one NNLS projection that prices a two-layer group
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import clarabel
 import numpy as np
 import scipy.sparse as sp
@@ -21,7 +23,7 @@ PRICE_GAP = 1e-9  # accuracy asked of each atom of a batch, relative to max_j ||
 
 
 def cone_price(g: np.ndarray, A: np.ndarray, start_rows: int | None = None,
-               warm: np.ndarray | None = None
+               warm: np.ndarray | None = None, check: Callable[[], None] | None = None
                ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
     """max {g^T u : ||u|| <= 1, A u >= 0}, the (unnormalized) projection u = g + A^T mu of g
     onto {u : A u >= 0}, and the multipliers mu as (rows, values).
@@ -35,7 +37,8 @@ def cone_price(g: np.ndarray, A: np.ndarray, start_rows: int | None = None,
     an inexact one) always gives an upper bound, and when its projection satisfies every
     row the KKT conditions of the full projection hold: exact.  The violation test is
     relative to ||g|| and to each row's norm, so the answer does not depend on the scale of
-    g or A.
+    g or A.  ``check`` (e.g. a deadline's) is called between rounds and NNLS steps; it
+    interrupts the pricing by raising.
     """
     none = (np.zeros(0, np.int64), np.zeros(0))
     if not np.any(g):
@@ -54,10 +57,12 @@ def cone_price(g: np.ndarray, A: np.ndarray, start_rows: int | None = None,
         rows = np.union1d(rows, support)
     u, mu = g, np.zeros(len(rows))
     for _ in range(MAX_ROUNDS):
+        if check is not None:
+            check()
         sub = A[rows]
         try:
             if g.shape[0] >= WARM_NNLS_MIN_D:
-                mu = nnls_warm(sub, -g, np.isin(rows, support))
+                mu = nnls_warm(sub, -g, np.isin(rows, support), check=check)
                 if mu is None:
                     raise RuntimeError("NNLS did not converge")
             else:
@@ -88,13 +93,14 @@ def _grown(M: np.ndarray, s: int, size: int) -> np.ndarray:
 
 
 def nnls_warm(B: np.ndarray, c: np.ndarray, passive: np.ndarray | None = None,
-              max_iter: int | None = None) -> np.ndarray | None:
+              max_iter: int | None = None, check: Callable[[], None] | None = None
+              ) -> np.ndarray | None:
     """argmin_{mu >= 0} ||B^T mu - c|| for B (r, d), by the Lawson-Hanson active-set method
     with the Cholesky factor of the support's Gram block B_S B_S^T extended row by row
     (O(s d) per added index; refactored on removals), started from the support ``passive``
     (a boolean (r,) mask, e.g. an earlier solution's: the method then needs only the changes
     of the support).  None when it does not converge in ``max_iter`` (default 5 r) support
-    changes."""
+    changes.  ``check`` is called before every step (it may raise to interrupt)."""
     r = B.shape[0]
     if r == 0:
         return np.zeros(0)
@@ -114,6 +120,8 @@ def nnls_warm(B: np.ndarray, c: np.ndarray, passive: np.ndarray | None = None,
     banned = np.zeros(r, dtype=bool)  # dependent on the support (numerically)
     per_step = 1  # indices entering per step: doubled after a clean step, 1 after backtracking
     for _ in range(max_iter or 5 * r + 10):
+        if check is not None:
+            check()
         idx = support.idx
         w = B @ (c - support.rows.T @ mu[idx])  # minus the gradient: positive ones may enter
         w[idx] = -np.inf
