@@ -38,7 +38,8 @@ def feasible_near(fam: ColumnFamily, loss: Loss, y: np.ndarray, beta: float,
     out = np.zeros_like(x)
     slowest = fam.slowest_price  # a projection is the NNLS of an exact price
     stop = Deadline(until)
-    for i in np.argsort(-fam.column_norms(x)):
+    norms = fam.column_norms(x)
+    for i in np.argsort(-norms)[:int(np.count_nonzero(norms))]:  # zero columns stay zero
         began = time.perf_counter()
         if began + slowest > until:
             break

@@ -522,6 +522,8 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
                     consider(state.cols, res.x)
                     interrupted = res.x
                 status, message = "time_limit", "time limit reached in the reduced solve"
+                if not deadline.expired():  # Clarabel, not started: one iteration > time left
+                    message = "the restricted solve could not finish before the time limit"
                 break
             solver_direction = res.direction
             state.x = res.x
@@ -609,8 +611,9 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
         # (points of their cones from pricing), each scaled to lower the objective
         along = np.array([entered_along.get(int(c), np.zeros(md)) for c in state.cols])
         for x in (state.x, interrupted, along):
-            fixed = None if x is None else feasible_near(fam, loss, y, beta, state.cols, x,
-                                                         until)
+            if x is None or not np.any(x):  # zero (a first round cut short): nothing to fix
+                continue
+            fixed = feasible_near(fam, loss, y, beta, state.cols, x, until)
             if fixed is not None:
                 consider(state.cols, fixed)
     if status == "time_limit" and best is None:  # zero is always feasible
