@@ -188,6 +188,8 @@ class ColumnFamily:
         (``DeadlineExpired`` when ``deadline`` passes inside it)."""
         return float("inf")
 
+    has_projection: bool = False  # ``project`` gives projections (else None)
+
     def project(self, col: int, v: np.ndarray, deadline: Deadline = NEVER
                 ) -> np.ndarray | None:
         """The projection of ``v`` (m d) onto column ``col``'s cone {x : K_c x >= 0}, zero
@@ -249,6 +251,8 @@ class ColumnFamily:
 
 class TwoLayerFamily(ColumnFamily):
     """Columns of relu2 (2P: V then W) and gated2 (P, no cone rows)."""
+
+    has_projection = True
 
     def __init__(self, program: Relu2Program | GatedRelu2Program):
         super().__init__(program)

@@ -35,6 +35,8 @@ def feasible_near(fam: ColumnFamily, loss: Loss, y: np.ndarray, beta: float,
                   cols: np.ndarray, x: np.ndarray, until: float) -> np.ndarray | None:
     """``x`` (k, m d) made feasible as in the module docstring; None when the family has no
     projection (three-layer programs)."""
+    if not fam.has_projection:
+        return None
     out = np.zeros_like(x)
     slowest = fam.slowest_price  # a projection is the NNLS of an exact price
     stop = Deadline(until)
