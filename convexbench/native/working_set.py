@@ -526,6 +526,15 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
                     message = "the restricted solve could not finish before the time limit"
                 break
             solver_direction = res.direction
+            if solver_direction is None:
+                # the loss gradient at the solve's own point, before the pruning below: the
+                # interior-point method leaves tiny columns (1e-6 .. 1e-5 of the largest
+                # norm), and dropping them moved the residual enough to price columns of
+                # the set at 12.5 beta (uci:hill-valley relu2 at 1e-3 lambda_max, round 3;
+                # every price <= beta to 1e-8 at the unpruned point): a certificate gap of
+                # 4e-2 and spurious columns, 15 rounds
+                solver_direction = default_dual_direction(program,
+                                                          fam.predict(state.cols, res.x))
             state.x = res.x
             if opts.prune_rows and res.ok and res.row_duals is not None:
                 _prune_rows(fam, state, res.row_duals, inactive_dropped)
