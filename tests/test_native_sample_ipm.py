@@ -71,10 +71,14 @@ def test_same_active_groups_as_the_working_set(loss, factor):
     norms_ipm = program.group_norms(ipm.solution)
     norms_ws = program.group_norms(ws.solution)
     assert 0 < np.count_nonzero(norms_ipm) < program.n_groups or factor < 0.1
-    active_ws = norms_ws > 1e-6 * norms_ws.max()
-    # every group the working set uses is active here, and nothing else is above 1e-6
+    # the working set's optimum is itself accurate to its tolerance only: a group the dual
+    # proves inactive can stay there at ~1e-4 of the largest norm (seed 3, 0.01 squared:
+    # 7.5e-5 since f4c224e, objectives equal to 6e-9), so its support is read at 1e-3
+    active_ws = norms_ws > 1e-3 * norms_ws.max()
+    # every group the working set clearly uses is active here, and the groups it leaves at
+    # zero or near it are at most at that level here too
     assert np.all(norms_ipm[active_ws] > 0)
-    assert np.all(norms_ipm[~active_ws] <= 1e-6 * norms_ipm.max()), norms_ipm[~active_ws]
+    assert np.all(norms_ipm[~active_ws] <= 1e-3 * norms_ipm.max()), norms_ipm[~active_ws]
     f_ipm, f_ws = program.objective(ipm.solution), program.objective(ws.solution)
     assert abs(f_ipm - f_ws) <= 1e-6 * f_ws
 

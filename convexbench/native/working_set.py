@@ -65,10 +65,16 @@ class NativeOptions:
     # columns outside the set violate after a restricted solve, all violators join (above 1:
     # never); measured uci:breast-cancer-wisc-diag gated2, beta = 1e-2 / 1e-3 lambda_max:
     # 0.53 / 0.56 -> 0.24 / 0.23 s; uci:pima at 1e-1 (28 of 100 columns active): 0.08 -> 0.13 s
-    growth: float = 0.5  # ... or up to this fraction of the working set, when that is more:
+    growth: float = 1.0  # ... or up to this fraction of the working set, when that is more:
     # optima with most groups active took a round per max_add columns (measured, gated2 with
     # beta = 0.5, P = 300: uci:pima 3.5 -> 1.1 s, uci:wine-quality-red 16.3 -> 4.4 s; relu2
-    # on uci:pima 13.5 -> 6.5 s; the bench's sparse gated2 n=1000 optimum 0.25 -> 0.30 s)
+    # on uci:pima 13.5 -> 6.5 s; the bench's sparse gated2 n=1000 optimum 0.25 -> 0.30 s).
+    # 0.5 -> 1.0 at f4c224e, in process, once pricing used the restricted solve's own dual:
+    # twelve relu2 / relu3 cases on six UCI sets at 1e-2 / 1e-3 lambda_max 63.4 -> 56.1 s
+    # (statlog-australian-credit relu2 1e-3 7.3 -> 3.9 s, uci:steel-plates relu2 1e-3
+    # 59.3 -> 39.6 s; none slower by more than 2%), five hinge / logistic cases 56.6 -> 52.4 s
+    # (credit-approval relu2 hinge 1e-3 15.3 -> 16.2 s), gated2 unchanged, the bench's
+    # planted relu2 n=1000 2.40 -> 2.60 s (164 -> 170 iterations)
     seed_rows: int | None = None  # cone rows per new column (default: 2 m d, at most n / 4 from
     # 16 on; 2 m d rows are nearly every row where d is large against n.  relu2, measured in
     # process: uci:musk-1 (n = 357, d = 166) at 1e-1 / 1e-2 lambda_max 29.8 -> 19.0 s and
