@@ -188,7 +188,7 @@ class ColumnFamily:
         (``DeadlineExpired`` when ``deadline`` passes inside it)."""
         return float("inf")
 
-    has_projection: bool = False  # ``project`` gives projections (else None)
+    has_projection: bool = False  # ``project`` gives projections (else it returns None)
 
     def project(self, col: int, v: np.ndarray, deadline: Deadline = NEVER
                 ) -> np.ndarray | None:

@@ -46,12 +46,9 @@ def feasible_near(fam: ColumnFamily, loss: Loss, y: np.ndarray, beta: float,
         if began + slowest > until:
             break
         try:
-            u = fam.project(int(cols[i]), x[i], stop)
+            out[i] = fam.project(int(cols[i]), x[i], stop)
         except DeadlineExpired:  # the NNLS reads the clock: this column stays zero
             break
-        if u is None:
-            return None
-        out[i] = u
         slowest = max(slowest, time.perf_counter() - began)
     return out * column_scales(fam, loss, y, beta, cols, out, until)[:, None]
 
