@@ -68,3 +68,25 @@ def test_bench_real_path_end_to_end(local_data, capsys):
     rows = [line for line in out.splitlines() if line.startswith("uci:pima")]
     assert len(rows) == 1  # one instance, one beta, native only
     assert " native " in rows[0] and "optimal" in rows[0] and "True" in rows[0]
+
+
+def test_datasets_option_runs_other_sets_and_skips_unknown_names(local_data, capsys):
+    """``--datasets`` replaces the three default sets: every model on each named set; an
+    unknown UCI name is one skipped line, an unknown family a usage error."""
+    insts = bench.real_instances(("uci:energy-y1", "uci:blood"))
+    assert [(i.dataset, i.model) for i in insts] == [
+        (d, m) for d in ("uci:energy-y1", "uci:blood") for m in ("relu2", "gated2", "relu3")]
+    assert insts[2].groups == bench.RELU3_GROUPS
+    assert bench.main(["native", "--real", "--datasets", "uci:no-such-set,uci:energy-y1",
+                       "--only", "gated2", "--path", "1e-1", "--no-conic", "--no-scnn"]) == 0
+    out = capsys.readouterr().out
+    assert "## uci:no-such-set gated2 P=100 beta=1e-1: skipped: unknown UCI dataset" in out
+    rows = [line for line in out.splitlines() if line.startswith("uci:")]
+    assert len(rows) == 1 and rows[0].startswith("uci:energy-y1 gated2")
+    assert "optimal" in rows[0] and "True" in rows[0]
+    for argv in (["--datasets", "uci:blood"], ["--real", "--datasets", "nope:x"]):
+        with pytest.raises(SystemExit) as exc:
+            bench.main(["native", *argv])
+        assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--datasets needs --real" in err and "unknown dataset family 'nope'" in err

@@ -1,7 +1,8 @@
 """The native solver against the conic backends and scnn: instance specs and a time-to-accuracy
 table (not a timed test).
 
-    python -m convexbench.bench native [--quick | --mid | --real [--fashion]] [--path FRACS]
+    python -m convexbench.bench native [--quick | --mid | --real [--fashion] [--datasets LIST]]
+        [--path FRACS]
         [--loss squared|hinge|logistic] [--conic LIST] [--no-conic] [--conic-timeout SECONDS]
         [--no-scnn] [--scnn-seconds SECONDS] [--accuracy PRESET] [--only TEXT]
 
@@ -17,7 +18,9 @@ lambda_max; many minutes).  Real data comes from the package, the mirror in
 there is skipped with a one-line message.  ``--path 1e-1,1e-2,1e-3`` runs every selected
 instance at each of these beta / lambda_max (one row group per beta, the instance name ends
 in ``beta=<frac>``), so the ratios along a regularization path come from one run.
-``--only TEXT`` keeps the instances whose name (with its beta) contains TEXT.
+``--datasets uci:a,uci:b`` replaces those three sets by others (each with relu2, gated2
+and relu3): data a method was not tuned on.  ``--only TEXT`` keeps the instances whose name
+(with its beta) contains TEXT.
 
 Every method is a backend of the registry (``native``, the cvxpy conic backends, and when
 installed ``scnn-rfista`` on gated2 / ``scnn-al`` on relu2, squared loss) and runs through the
@@ -48,9 +51,9 @@ from convexbench.backends import get_backend, get_preset, run_backend, safe_info
 from convexbench.backends.base import SolveResult
 from convexbench.backends.presets import PRESETS, Preset
 from convexbench.backends.run import unavailable_result
-from convexbench.data import ChecksumError, load_dataset
+from convexbench.data import ChecksumError, load_dataset, parse_name
 from convexbench.data.synthetic import planted_data
-from convexbench.errors import UnavailableError
+from convexbench.errors import UnavailableError, UserError
 from convexbench.names import LOSSES
 from convexbench.programs import make_program
 from convexbench.programs.base import ConvexProgram
@@ -117,9 +120,17 @@ QUICK = (
     Instance("relu3 n=80 d=4 m1=2 G=60", "relu3", 80, 4, 60),
     Instance("gated2 n=200 d=6 P=60", "gated2", 200, 6, 60),
 )
-REAL = tuple(real(dataset, model) for dataset in
-             ("uci:pima", "uci:ionosphere", "uci:breast-cancer-wisc-diag")
+REAL_SETS = ("uci:pima", "uci:ionosphere", "uci:breast-cancer-wisc-diag")
+REAL = tuple(real(dataset, model) for dataset in REAL_SETS
              for model in ("relu2", "gated2")) + (real("uci:pima", "relu3", 50),)
+RELU3_GROUPS = 50  # sub-networks of the relu3 instances on real data
+
+
+def real_instances(datasets: tuple[str, ...]) -> tuple[Instance, ...]:
+    """``--datasets``: relu2 and gated2 (P = 100) and relu3 (``RELU3_GROUPS``) on each."""
+    return tuple(inst for dataset in datasets
+                 for inst in (real(dataset, "relu2"), real(dataset, "gated2"),
+                              real(dataset, "relu3", RELU3_GROUPS)))
 FASHION = tuple(real("fashion-mnist:0v6,n=6000", model) for model in ("gated2", "relu2"))
 DEFAULT_CONIC = ("clarabel", "clarabel-qdldl", "ecos")
 SCNN = ("scnn-rfista", "scnn-al")  # each solves one model (gated2 / relu2), squared loss
@@ -200,6 +211,9 @@ def instance_rows(inst: Instance, methods: list[tuple[str, float]], preset: Pres
         program, beta = build(inst)
     except (UnavailableError, ChecksumError) as exc:
         print(f"\n## {inst.name}: skipped, data unavailable: {exc}", flush=True)
+        return []
+    except UserError as exc:  # an unknown dataset name
+        print(f"\n## {inst.name}: skipped: {exc}", flush=True)
         return []
     print(f"\n## {inst.name}: n = {program.n}, d = {program.d}, beta = {beta:.6g} "
           f"(= {inst.beta_frac:g} ||X^T y||_inf), {program.n_groups} groups, "
@@ -304,6 +318,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fashion", action="store_true",
                         help="with --real: add full-size Fashion-MNIST 0v6 (12000 x 784, "
                              "beta/lambda_max 1e-2 unless --path; many minutes)")
+    parser.add_argument("--datasets", type=_names, default=None, metavar="LIST",
+                        help="with --real: these datasets instead of UCI pima, ionosphere "
+                             "and breast-cancer-wisc-diag (comma-separated names as "
+                             "`convexbench datasets` lists them, e.g. "
+                             "uci:tic-tac-toe,uci:credit-approval), each with relu2 and gated2 "
+                             f"(P = 100) and relu3 ({RELU3_GROUPS} sub-networks)")
     parser.add_argument("--path", type=_fractions, default=None, metavar="FRACS",
                         help="comma-separated beta/lambda_max, e.g. 1e-1,1e-2,1e-3: every "
                              "instance at each (one row group per beta)")
@@ -325,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.fashion and not args.real:
         parser.error("--fashion needs --real")
+    if args.datasets and not args.real:
+        parser.error("--datasets needs --real")
     preset = get_preset(args.accuracy)
     if args.scnn_seconds is None:
         args.scnn_seconds = 20.0 if args.quick else 300.0
@@ -345,7 +367,8 @@ def main(argv: list[str] | None = None) -> int:
         if info.available:
             methods += [(m, args.scnn_seconds) for m in SCNN]
     if args.real:
-        sets = [(REAL, REAL_PATH)] + ([(FASHION, FASHION_PATH)] if args.fashion else [])
+        chosen_real = real_instances(args.datasets) if args.datasets else REAL
+        sets = [(chosen_real, REAL_PATH)] + ([(FASHION, FASHION_PATH)] if args.fashion else [])
     else:
         sets = [(QUICK if args.quick else MID if args.mid else FULL, None)]
     instances: tuple[Instance, ...] = ()
@@ -381,6 +404,19 @@ def _fractions(text: str) -> tuple[float, ...]:
                 f"a comma-separated list of positive numbers, got {item.strip()!r}")
         values.add(value)
     return tuple(sorted(values, reverse=True))
+
+
+def _names(text: str) -> tuple[str, ...]:
+    """``--datasets``: comma-separated dataset names of known families, no duplicates."""
+    names = tuple(dict.fromkeys(item.strip() for item in text.split(",") if item.strip()))
+    if not names:
+        raise argparse.ArgumentTypeError("a comma-separated list of dataset names")
+    for name in names:
+        try:
+            parse_name(name)
+        except UserError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return names
 
 
 def _scnn_fits(method: str, inst: Instance) -> bool:
