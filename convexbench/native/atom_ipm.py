@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.linalg as sla
-from threadpoolctl import threadpool_limits
 
 from convexbench.native.deadline import NEVER, Deadline
 from convexbench.native.nt_cones import (
@@ -31,6 +30,7 @@ from convexbench.native.nt_cones import (
     shift_into_cones,
     step_length,
 )
+from convexbench.native.threads import blas_threads
 from convexbench.programs.cones import PRICE_GAP, atom_prices
 
 MIN_SIZE = 40_000  # atoms whose rows times variables (r m d) reach this are priced here, the
@@ -58,7 +58,7 @@ def price_atoms(gs: list[np.ndarray], rows_list: list[np.ndarray], deadline: Dea
     wide = [i for i, (g, rows) in enumerate(zip(gs, rows_list, strict=True))
             if rows.shape[0] * g.size >= MIN_SIZE]
     if wide:
-        with threadpool_limits(limits=1, user_api="blas"):
+        with blas_threads(1):
             for i in wide:
                 price, q, mu, proved = atom_price_ipm(gs[i], rows_list[i], deadline)
                 if proved:

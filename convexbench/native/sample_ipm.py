@@ -35,7 +35,6 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg as sla
 from scipy.linalg import blas
-from threadpoolctl import threadpool_limits
 
 from convexbench.native.deadline import Deadline
 from convexbench.native.duality import relative_gap, scaled_dual_value
@@ -46,6 +45,7 @@ from convexbench.native.nt_cones import (
     shift_into_cones,
     step_length,
 )
+from convexbench.native.threads import blas_threads
 from convexbench.native.working_set import NativeOptions, NativeRun
 from convexbench.programs.base import DUAL_HINT, ConvexProgram
 from convexbench.programs.gated2 import GatedRelu2Program
@@ -316,7 +316,7 @@ def solve_gated_in_sample_space(program: GatedRelu2Program, opts: NativeOptions)
     """``solve_sample_ipm`` as a native run (the certificate's tolerance times the safety
     factor, ``opts.threads`` BLAS threads, the time limit)."""
     start = time.perf_counter()
-    with threadpool_limits(limits=max(int(opts.threads), 1), user_api="blas"):
+    with blas_threads(opts.threads):
         res = solve_sample_ipm(program, opts.safety * opts.tol,
                                Deadline.after(opts.time_limit, start))
     messages = {"optimal": "", "time_limit": "time limit reached",

@@ -36,7 +36,6 @@ import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from convexbench.certificates import default_dual_direction, failure, relative_violation
 from convexbench.native import newton
@@ -51,6 +50,7 @@ from convexbench.native.logistic import solve_restricted_logistic
 from convexbench.native.mixed import mixed_gram
 from convexbench.native.reduced import ReducedResult, solve_reduced, solve_reduced_loss
 from convexbench.native.repair import column_scales, feasible_near, repair_seconds
+from convexbench.native.threads import blas_threads
 from convexbench.programs.base import DUAL_HINT, ConvexProgram, Solution
 
 
@@ -448,7 +448,7 @@ def solve_working_set(
     """Solve a program (squared, hinge or logistic loss) to the certificate's tolerance (see
     the module doc), with ``options.threads`` BLAS threads."""
     opts = options or NativeOptions()
-    with threadpool_limits(limits=max(int(opts.threads), 1), user_api="blas"):
+    with blas_threads(opts.threads):
         return _working_set(program, opts, warm_start)
 
 
