@@ -174,3 +174,29 @@ def test_hinge_solve_is_scale_free(seed, model, scale):
         assert cert.holds(1e-6), cert
         objectives.append(cert.objective)
     assert abs(objectives[1] - objectives[0]) <= 1e-6 * objectives[0], objectives
+
+
+def test_restricted_clarabel_solves_take_faer_when_the_build_has_it(monkeypatch):
+    """Clarabel's restricted programs use its faer LDL when this build has it (else its own
+    default), with the same certified optimum as through QDLDL."""
+    from convexbench.native import reduced
+
+    reduced.default_method.cache_clear()
+    assert reduced.default_method() in (reduced.PREFERRED_METHOD, None)
+    program = _program("relu2", 5, n=80, factor=0.02, loss="hinge")
+    objectives = []
+    for method in (None, "qdldl"):  # hinge_ipm_max_width=0: every restricted solve by Clarabel
+        run = solve_native(program, NativeOptions(hinge_ipm_max_width=0,
+                                                  direct_solve_method=method))
+        assert run.status == "optimal", run.message
+        cert = certify(program, run.solution)
+        assert cert.holds(1e-6), cert
+        objectives.append(cert.objective)
+    assert abs(objectives[0] - objectives[1]) <= 1e-7 * objectives[1], objectives
+    monkeypatch.setattr(reduced, "PREFERRED_METHOD", "no-such-solver")
+    reduced.default_method.cache_clear()
+    try:
+        assert reduced.default_method() is None
+        assert reduced._settings(1e-9, None, None, 1).direct_solve_method != "no-such-solver"
+    finally:
+        reduced.default_method.cache_clear()

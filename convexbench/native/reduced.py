@@ -14,6 +14,7 @@ program is built from A itself, with n slacks (hinge) or 2 n exponential cones (
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 
@@ -86,6 +87,28 @@ def _group_constraints(nx: int, m: int, d: int, owner: np.ndarray, rows: np.ndar
     return blocks, b_parts, cones
 
 
+PREFERRED_METHOD = "faer"  # Clarabel's KKT solver for the restricted programs when the build
+# has it: its supernodal LDL factors their dense n x N prediction block faster than QDLDL, one
+# thread each (measured on the restricted hinge programs of uci:credit-approval at 1e-3
+# lambda_max: relu2 25-40% faster, relu3 10-20%, the same iterations)
+
+
+@functools.lru_cache(maxsize=1)
+def default_method() -> str | None:
+    """``PREFERRED_METHOD`` if this Clarabel build accepts it (checked once by solving a
+    one-variable program), else None (Clarabel's own default)."""
+    settings = clarabel.DefaultSettings()
+    settings.verbose = False
+    try:
+        settings.direct_solve_method = PREFERRED_METHOD
+        clarabel.DefaultSolver(sp.csc_matrix((1, 1)), np.array([1.0]),
+                               sp.csc_matrix(np.array([[-1.0]])), np.array([0.0]),
+                               [clarabel.NonnegativeConeT(1)], settings).solve()
+    except Exception:  # not in this build
+        return None
+    return PREFERRED_METHOD
+
+
 def _settings(tol: float, time_limit: float | None, direct_solve_method: str | None,
               threads: int) -> clarabel.DefaultSettings:
     settings = clarabel.DefaultSettings()
@@ -95,8 +118,9 @@ def _settings(tol: float, time_limit: float | None, direct_solve_method: str | N
     settings.tol_ktratio = min(1e-6, tol)
     settings.max_iter = 200
     settings.max_threads = max(int(threads), 0)
-    if direct_solve_method:
-        settings.direct_solve_method = direct_solve_method
+    method = direct_solve_method or default_method()
+    if method:
+        settings.direct_solve_method = method
     if time_limit is not None:
         settings.time_limit = max(float(time_limit), 1e-3)
     return settings

@@ -88,7 +88,8 @@ class NativeOptions:
     coarse_tol: float = 0.0  # restricted tolerance while the set grows (0: fine from the start;
     # 1e-6 measured slower on relu2 n=1000: inexact duals admit extra columns)
     reduced_solver: str = "ipm"  # "ipm" (dense, one N x N array) or "clarabel"
-    direct_solve_method: str | None = None  # Clarabel's linear solver, when it is used
+    direct_solve_method: str | None = None  # Clarabel's linear solver, when it is used (None:
+    # reduced.default_method(), faer when the build has it)
     threads: int = 1  # BLAS and Clarabel threads (1 measured faster on 2 loaded cores)
     prune: bool = True  # drop working-set columns that the restricted optimum sets to zero
     prune_rows: bool = True  # drop cone rows the restricted optimum leaves clearly inactive
