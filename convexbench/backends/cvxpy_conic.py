@@ -88,21 +88,9 @@ class SolverSpec:
 
 def _clarabel_method_check(method: str) -> str | None:
     """None if this clarabel build accepts ``direct_solve_method=method``."""
-    import clarabel
-    import numpy as np
-    from scipy import sparse
+    from convexbench.native.reduced import clarabel_method_error
 
-    settings = clarabel.DefaultSettings()
-    settings.verbose = False
-    try:
-        settings.direct_solve_method = method
-        solver = clarabel.DefaultSolver(
-            sparse.csc_matrix((1, 1)), np.array([1.0]), sparse.csc_matrix(np.array([[-1.0]])),
-            np.array([0.0]), [clarabel.NonnegativeConeT(1)], settings)
-        solver.solve()
-    except Exception as exc:  # an unsupported method is reported, not raised
-        return f"clarabel {method} KKT solver not available in this build ({exc})"
-    return None
+    return clarabel_method_error(method)
 
 
 _CLARABEL = dict(

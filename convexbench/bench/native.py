@@ -120,10 +120,10 @@ QUICK = (
     Instance("relu3 n=80 d=4 m1=2 G=60", "relu3", 80, 4, 60),
     Instance("gated2 n=200 d=6 P=60", "gated2", 200, 6, 60),
 )
+RELU3_GROUPS = 50  # sub-networks of the relu3 instances on real data
 REAL_SETS = ("uci:pima", "uci:ionosphere", "uci:breast-cancer-wisc-diag")
 REAL = tuple(real(dataset, model) for dataset in REAL_SETS
-             for model in ("relu2", "gated2")) + (real("uci:pima", "relu3", 50),)
-RELU3_GROUPS = 50  # sub-networks of the relu3 instances on real data
+             for model in ("relu2", "gated2")) + (real("uci:pima", "relu3", RELU3_GROUPS),)
 
 
 def real_instances(datasets: tuple[str, ...]) -> tuple[Instance, ...]:

@@ -93,20 +93,26 @@ PREFERRED_METHOD = "faer"  # Clarabel's KKT solver for the restricted programs w
 # lambda_max: relu2 25-40% faster, relu3 10-20%, the same iterations)
 
 
-@functools.lru_cache(maxsize=1)
-def default_method() -> str | None:
-    """``PREFERRED_METHOD`` if this Clarabel build accepts it (checked once by solving a
-    one-variable program), else None (Clarabel's own default)."""
+def clarabel_method_error(method: str) -> str | None:
+    """None if this Clarabel build accepts ``direct_solve_method=method`` (tried on a
+    one-variable program), else why not."""
     settings = clarabel.DefaultSettings()
     settings.verbose = False
     try:
-        settings.direct_solve_method = PREFERRED_METHOD
+        settings.direct_solve_method = method
         clarabel.DefaultSolver(sp.csc_matrix((1, 1)), np.array([1.0]),
                                sp.csc_matrix(np.array([[-1.0]])), np.array([0.0]),
                                [clarabel.NonnegativeConeT(1)], settings).solve()
-    except Exception:  # not in this build
-        return None
-    return PREFERRED_METHOD
+    except Exception as exc:  # an unsupported method is reported, not raised
+        return f"clarabel {method} KKT solver not available in this build ({exc})"
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def default_method() -> str | None:
+    """``PREFERRED_METHOD`` if this Clarabel build accepts it (checked once), else None
+    (Clarabel's own default)."""
+    return None if clarabel_method_error(PREFERRED_METHOD) else PREFERRED_METHOD
 
 
 def _settings(tol: float, time_limit: float | None, direct_solve_method: str | None,
