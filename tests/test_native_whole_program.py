@@ -1,0 +1,98 @@
+"""The whole-program first round of the working set (``NativeOptions.whole_program_flops``):
+small squared-loss programs at small beta are solved whole, to the same certified optimum as
+the working set grown round by round."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from convexbench.bench.native import build, real
+from convexbench.certificates import certify
+from convexbench.errors import UnavailableError
+from convexbench.native import NativeOptions, solve_native
+from convexbench.native import working_set as ws
+from convexbench.native.families import family_for
+from convexbench.programs import make_program
+
+ROUNDS_ONLY = NativeOptions(whole_program_flops=0)
+
+
+def _program(model: str, seed: int, factor: float, n: int = 50, d: int = 3,
+             loss: str = "squared"):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    y = np.maximum(X @ rng.standard_normal((d, 3)), 0) @ rng.standard_normal(3)
+    y += 0.1 * rng.standard_normal(n)
+    if loss != "squared":
+        y = np.where(y >= np.median(y), 1.0, -1.0)
+    beta = factor * float(np.abs(X.T @ y).max())
+    return make_program(model, X, y, beta, patterns=12, seed=seed + 1, loss=loss)
+
+
+@pytest.fixture
+def whole_calls(monkeypatch):
+    """How many runs took the whole program in their first round."""
+    calls = []
+    original = ws._whole
+
+    def spy(fam, state):
+        calls.append(fam.n_columns)
+        return original(fam, state)
+
+    monkeypatch.setattr(ws, "_whole", spy)
+    return calls
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000), model=st.sampled_from(["relu2", "relu3"]),
+       factor=st.sampled_from([0.002, 0.01]))
+def test_whole_program_reaches_the_working_sets_certified_optimum(seed, model, factor):
+    program = _program(model, seed, factor)
+    whole = solve_native(program)
+    rounds = solve_native(program, ROUNDS_ONLY)
+    certs = [certify(program, run.solution) for run in (whole, rounds)]
+    assert whole.status == "optimal", whole.message
+    assert all(cert.holds(1e-6) for cert in certs), certs
+    assert abs(certs[0].objective - certs[1].objective) <= 2e-6 * abs(certs[1].objective)
+
+
+def test_whole_program_is_taken_at_small_beta_only(whole_calls):
+    solve_native(_program("relu2", 3, 0.01))
+    assert len(whole_calls) == 1  # beta = 1e-2 ||X^T y||_inf: the whole program
+    solve_native(_program("relu2", 3, 0.1))
+    solve_native(_program("relu2", 3, 0.01), ROUNDS_ONLY)
+    solve_native(_program("relu2", 3, 0.01, loss="hinge"))
+    solve_native(_program("gated2", 3, 0.01))
+    # a time limit shorter than WHOLE_TIME_MARGIN times the whole solve's expected time
+    solve_native(_program("relu2", 3, 0.01), NativeOptions(time_limit=0.5))
+    assert len(whole_calls) == 1  # large beta, turned off, hinge, no cone rows, short limit
+    solve_native(_program("relu2", 3, 0.01), NativeOptions(time_limit=60.0))
+    assert len(whole_calls) == 2
+
+
+def test_whole_program_flops_follow_the_program_size():
+    for n in (40, 400):
+        fam = family_for(_program("relu2", 1, 0.01, n=n))
+        k = fam.n_columns  # columns of d = 3, N = 3 k <= 2 n: N^3 / 3 plus each row's d^2
+        assert 3 * k <= 2 * n
+        assert ws.whole_program_flops(fam) == pytest.approx((3 * k) ** 3 / 3 + k * n * 9)
+
+
+def test_whole_program_answer_is_certified_on_real_data():
+    """uci:monks-2 relu2 at 1e-2 ||X^T y||_inf (n = 127): the whole program in one round,
+    certified, at the working set's optimum."""
+    try:
+        program, _ = build(replace(real("uci:monks-2", "relu2"), beta_frac=1e-2))
+    except UnavailableError as exc:  # the real data is not local
+        pytest.skip(str(exc))
+    whole = solve_native(program)
+    rounds = solve_native(program, ROUNDS_ONLY)
+    certs = [certify(program, run.solution) for run in (whole, rounds)]
+    assert whole.status == "optimal" and all(c.holds(1e-6) for c in certs), certs
+    assert whole.iterations < rounds.iterations
+    assert abs(certs[0].objective - certs[1].objective) <= 2e-6 * abs(certs[1].objective)
