@@ -96,3 +96,29 @@ def test_whole_program_answer_is_certified_on_real_data():
     assert whole.status == "optimal" and all(c.holds(1e-6) for c in certs), certs
     assert whole.iterations < rounds.iterations
     assert abs(certs[0].objective - certs[1].objective) <= 2e-6 * abs(certs[1].objective)
+
+
+def test_gated2_at_small_beta_starts_in_sample_space(monkeypatch):
+    """gated2 at beta <= 0.02 ||X^T y||_inf with P d >= n / 2: the sample-space method from
+    the start (no working-set round), at the working set's certified optimum; with fewer
+    variables than n / 2 the working set runs first."""
+    import convexbench.native.api as api
+
+    rounds = []
+    original = api.solve_working_set
+
+    def spy(program, options, *args, **kwargs):
+        rounds.append(program.n)
+        return original(program, options, *args, **kwargs)
+
+    monkeypatch.setattr(api, "solve_working_set", spy)
+    program = _program("gated2", 5, 0.01, n=100, d=5)  # 12 patterns x 5 >= 50, 20 x 5 <= n
+    direct = solve_native(program)
+    assert rounds == []
+    handoff = solve_native(program, NativeOptions(whole_program_beta=0))
+    assert len(rounds) == 1
+    certs = [certify(program, run.solution) for run in (direct, handoff)]
+    assert direct.status == "optimal" and all(c.holds(1e-6) for c in certs), certs
+    assert abs(certs[0].objective - certs[1].objective) <= 2e-6 * abs(certs[1].objective)
+    solve_native(_program("gated2", 5, 0.01, n=200, d=3))  # 12 x 3 < 100: the working set
+    assert len(rounds) == 2

@@ -129,7 +129,9 @@ class NativeOptions:
     # set on 24 UCI sets with n <= 576, relu2 and relu3: at 1e-2 / 1e-3 of ||X^T y||_inf
     # 1.0-3.7x faster on all but acute-inflammation (0.3-0.9x, 0.05-0.3 s) and two cases
     # (vertebral-column relu2 1e-2 0.82x; relu3 1e-3 0.26x: an extra solve); at 1e-1 mostly
-    # slower (0.15-1.0x, sparse optima), hence the beta condition (0: never)
+    # slower (0.15-1.0x, sparse optima), hence the beta condition (0: never).  The same beta
+    # condition sends small gated2 programs with at least n / 2 variables straight to the
+    # sample-space method (``api._dense_at_small_beta``)
     whole_program_beta: float = 0.02
     dense_handoff: bool = False  # cone-free programs: stop the working set as soon as a
     # pricing finds the optimum dense (``dense_fraction`` of the columns outside violate),
