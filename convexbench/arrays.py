@@ -62,3 +62,9 @@ def accuracy(predictions: np.ndarray, y: np.ndarray) -> float:
     if y.size == 0:
         return float("nan")
     return float(np.mean(sign_labels(np.asarray(predictions).reshape(-1)) == y))
+
+
+def lambda_max(X: np.ndarray, y: np.ndarray) -> float:
+    """||X^T y||_inf: the scale of beta a regularization path is given in (``--beta-frac``;
+    the bench's and issue 16's "beta / lambda_max")."""
+    return float(np.max(np.abs(np.asarray(X, float).T @ np.asarray(y, float))))

@@ -77,12 +77,6 @@ def train_convex(
         **solve_options)
 
 
-def lambda_max(X: np.ndarray, y: np.ndarray) -> float:
-    """||X^T y||_inf: the scale of beta a regularization path is given in (``--beta-frac``;
-    the bench's and issue 16's "beta / lambda_max")."""
-    return float(np.max(np.abs(np.asarray(X, float).T @ np.asarray(y, float))))
-
-
 def train_convex_path(
     X: np.ndarray,
     y: np.ndarray,

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from convexbench.arrays import lambda_max
 from convexbench.bench import native as bench
 from convexbench.data import load_dataset
 from convexbench.programs.gated2 import GatedRelu2Program
 from convexbench.programs.relu2 import Relu2Program
 from convexbench.programs.relu3 import Relu3Program
-from convexbench.training import lambda_max
 
 MIRROR = Path(os.environ.get("CONVEXBENCH_DATA_DIR", "/work/shared/data"))
 

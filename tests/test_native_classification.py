@@ -99,9 +99,9 @@ def test_logistic_gradient_is_accurate_enough_to_certify():
     that stopped on the objective alone left the groups' gradients (the certificate's dual)
     3.5e-7 off and the solve ended optimal_inaccurate; it must certify at the solver's own
     target (the certificate's relative gap at most safety * tol)."""
+    from convexbench.arrays import lambda_max
     from convexbench.data import load_dataset
     from convexbench.native.working_set import solve_working_set
-    from convexbench.training import lambda_max
 
     data = load_dataset("uci:blood", 0, allow_download=False)
     X, y = data.X_train, data.y_train

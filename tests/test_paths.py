@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
+from convexbench.arrays import lambda_max
 from convexbench.backends import solve
 from convexbench.programs import make_program
-from convexbench.training import lambda_max, train_convex, train_convex_path
+from convexbench.training import train_convex, train_convex_path
 
 
 @pytest.fixture(scope="module")

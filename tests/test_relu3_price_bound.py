@@ -21,12 +21,12 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from convexbench.arrays import lambda_max
 from convexbench.certificates import certify, default_dual_direction
 from convexbench.data.synthetic import planted_data
 from convexbench.errors import UserError
 from convexbench.programs import make_program, relu3
 from convexbench.programs.base import DUAL_HINT
-from convexbench.training import lambda_max
 
 SCALES = (1e-3, 1.0, 1e3)
 

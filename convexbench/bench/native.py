@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 from tabulate import tabulate
 
+from convexbench.arrays import lambda_max
 from convexbench.backends import get_backend, get_preset, run_backend, safe_info
 from convexbench.backends.base import SolveResult
 from convexbench.backends.presets import PRESETS, Preset
@@ -57,7 +58,6 @@ from convexbench.errors import UnavailableError, UserError
 from convexbench.names import LOSSES
 from convexbench.programs import make_program
 from convexbench.programs.base import ConvexProgram
-from convexbench.training import lambda_max
 
 BETA_FACTOR = 0.1  # planted instances: beta = BETA_FACTOR * lambda_max unless --path
 REAL_PATH = (1e-1, 1e-2, 1e-3)  # --real without --path: beta / lambda_max of the UCI instances

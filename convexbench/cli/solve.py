@@ -131,7 +131,8 @@ def parse_betas(text: str, option: str = "--beta") -> list[float]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from convexbench.training import lambda_max, train_convex, train_convex_path
+    from convexbench.arrays import lambda_max
+    from convexbench.training import train_convex, train_convex_path
 
     fractions = parse_betas(args.beta_frac, "--beta-frac") if args.beta_frac else None
     betas = None if fractions else parse_betas(args.beta)

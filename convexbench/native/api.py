@@ -6,12 +6,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-import numpy as np
-
 from convexbench.names import LOSSES
 from convexbench.native.group_lasso import fista_gated
 from convexbench.native.sample_ipm import solve_gated_in_sample_space, use_sample_ipm
-from convexbench.native.working_set import NativeOptions, NativeRun, solve_working_set
+from convexbench.native.working_set import (
+    NativeOptions,
+    NativeRun,
+    at_small_beta,
+    solve_working_set,
+)
 from convexbench.programs.base import ConvexProgram, Solution
 from convexbench.programs.gated2 import GatedRelu2Program
 from convexbench.programs.relu2 import Relu2Program
@@ -112,10 +115,7 @@ def _dense_at_small_beta(program: GatedRelu2Program, opts: NativeOptions) -> boo
     faster, congressional-voting 3.2x; with fewer variables the working set can finish on
     its own: uci:titanic, d = 3, n = 1650, 0.31 s against 0.61 s, hence the second
     condition)."""
-    if program.n_groups * program.d < program.n / 2:
-        return False
-    lam = float(np.max(np.abs(program.X.T @ program.y)))
-    return program.beta <= opts.whole_program_beta * lam
+    return program.n_groups * program.d >= program.n / 2 and at_small_beta(program, opts)
 
 
 def solve_path(

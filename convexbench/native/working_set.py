@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from convexbench.arrays import lambda_max
 from convexbench.certificates import default_dual_direction, failure, relative_violation
 from convexbench.native import newton
 from convexbench.native.deadline import NEVER, Deadline, DeadlineExpired
@@ -240,8 +241,13 @@ def _solve_whole(program: ConvexProgram, fam: ColumnFamily, opts: NativeOptions)
     expected = WHOLE_ITERATIONS * (WHOLE_ITERATION_OVERHEAD + flops / WHOLE_FLOP_RATE)
     if opts.time_limit is not None and opts.time_limit < WHOLE_TIME_MARGIN * expected:
         return False
-    lam = float(np.max(np.abs(program.X.T @ program.y)))
-    return program.beta <= opts.whole_program_beta * lam
+    return at_small_beta(program, opts)
+
+
+def at_small_beta(program: ConvexProgram, opts: NativeOptions) -> bool:
+    """beta <= ``opts.whole_program_beta`` ||X^T y||_inf: where optima are dense enough for
+    the whole program to beat the working set's rounds (``NativeOptions.whole_program_flops``)."""
+    return program.beta <= opts.whole_program_beta * lambda_max(program.X, program.y)
 
 
 def _whole(fam: ColumnFamily, state: _State) -> _State:
