@@ -123,7 +123,8 @@ def test_solve_cut_before_any_restricted_iterate_returns_the_scaled_entry_points
     zero = program.objective(program.zero_solution())
     # the working set's first round (the whole program, taken under generous limits only,
     # has no entry points)
-    run = solve_native(program, NativeOptions(time_limit=100.0, whole_program_flops=0))
+    run = solve_native(program, NativeOptions(time_limit=100.0, whole_program_flops=0,
+                                              whole_switch_ratio=0))
     assert run.status == "time_limit"
     assert certify(program, run.solution).relative_violation <= 1e-6
     assert program.objective(run.solution) < 0.95 * zero

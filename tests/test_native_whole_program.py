@@ -1,6 +1,7 @@
-"""The whole-program first round of the working set (``NativeOptions.whole_program_flops``):
-small squared-loss programs at small beta are solved whole, to the same certified optimum as
-the working set grown round by round."""
+"""The whole program in the working set: small squared-loss programs at small beta are solved
+whole from the first round (``NativeOptions.whole_program_flops``), others once the grown set
+costs nearly what the whole program does (``NativeOptions.whole_switch_ratio``), to the same
+certified optimum as the working set grown round by round."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from convexbench.native import working_set as ws
 from convexbench.native.families import family_for
 from convexbench.programs import make_program
 
-ROUNDS_ONLY = NativeOptions(whole_program_flops=0)
+ROUNDS_ONLY = NativeOptions(whole_program_flops=0, whole_switch_ratio=0)
 
 
 def _program(model: str, seed: int, factor: float, n: int = 50, d: int = 3,
@@ -36,7 +37,7 @@ def _program(model: str, seed: int, factor: float, n: int = 50, d: int = 3,
 
 @pytest.fixture
 def whole_calls(monkeypatch):
-    """How many runs took the whole program in their first round."""
+    """How many times a run took the whole program."""
     calls = []
     original = ws._whole
 
@@ -122,3 +123,61 @@ def test_gated2_at_small_beta_starts_in_sample_space(monkeypatch):
     assert abs(certs[0].objective - certs[1].objective) <= 2e-6 * abs(certs[1].objective)
     solve_native(_program("gated2", 5, 0.01, n=200, d=3))  # 12 x 3 < 100: the working set
     assert len(rounds) == 2
+
+
+NO_FIRST_ROUND = NativeOptions(whole_program_flops=0)  # the switch only
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000), model=st.sampled_from(["relu2", "relu3"]),
+       factor=st.sampled_from([0.002, 0.01, 0.1]))
+def test_switch_to_the_whole_program_reaches_the_working_sets_optimum(seed, model, factor):
+    """Grown round by round until the whole program costs at most 3 x the working set, then
+    solved whole: certified, at the optimum of the working set grown to the end."""
+    program = _program(model, seed, factor, n=60)
+    switched = solve_native(program, replace(NO_FIRST_ROUND, whole_switch_ratio=3.0))
+    rounds = solve_native(program, ROUNDS_ONLY)
+    certs = [certify(program, run.solution) for run in (switched, rounds)]
+    assert switched.status == "optimal", switched.message
+    assert all(cert.holds(1e-6) for cert in certs), certs
+    assert abs(certs[0].objective - certs[1].objective) <= 2e-6 * abs(certs[1].objective)
+
+
+def test_switch_to_the_whole_program_follows_the_cost_ratio(whole_calls):
+    """At 1e-3 ||X^T y||_inf the working set grows to most of the 24 columns: with a ratio of
+    3 the run switches to the whole program (once), with 0 or for the hinge loss never."""
+    program = _program("relu2", 3, 0.001, n=60)
+    fam = family_for(program)
+    switched = solve_native(program, replace(NO_FIRST_ROUND, whole_switch_ratio=3.0))
+    assert whole_calls == [fam.n_columns]
+    assert switched.n_columns > NO_FIRST_ROUND.init_columns
+    solve_native(program, ROUNDS_ONLY)
+    solve_native(_program("relu2", 3, 0.001, n=60, loss="hinge"),
+                 replace(NO_FIRST_ROUND, whole_switch_ratio=3.0))
+    assert len(whole_calls) == 1
+
+
+def test_switch_cost_ratio_is_the_iteration_flops():
+    """``restricted_flops``: rows x d^2 plus the Gram part (N^3 / 3 up to N = 2 n, else
+    n^2 N + n^3 / 3); the whole program is all columns with all their rows."""
+    fam = family_for(_program("relu2", 1, 0.01, n=40))
+    assert ws.restricted_flops(fam, 4, 10) == pytest.approx(12**3 / 3 + 10 * 9)
+    assert ws.restricted_flops(fam, 30, 0) == pytest.approx(40**2 * 90 + 40**3 / 3)
+    assert ws.whole_program_flops(fam) == ws.restricted_flops(fam, fam.n_columns,
+                                                              fam.n_columns * fam.R)
+
+
+def test_switch_on_real_data_is_certified():
+    """uci:pima relu2 at 1e-3 ||X^T y||_inf (n = 576, above the first round's flops limit):
+    the set grows to most columns, the whole program follows; certified at the working
+    set's optimum in fewer rounds."""
+    try:
+        program, _ = build(replace(real("uci:pima", "relu2"), beta_frac=1e-3))
+    except UnavailableError as exc:  # the real data is not local
+        pytest.skip(str(exc))
+    switched = solve_native(program)
+    rounds = solve_native(program, ROUNDS_ONLY)
+    certs = [certify(program, run.solution) for run in (switched, rounds)]
+    assert switched.status == "optimal" and all(c.holds(1e-6) for c in certs), certs
+    assert switched.iterations < rounds.iterations
+    assert abs(certs[0].objective - certs[1].objective) <= 2e-6 * abs(certs[1].objective)

@@ -180,8 +180,11 @@ def solve_reduced_loss(
     direct_solve_method: str | None = None,
     threads: int = 1,
 ) -> ReducedResult:
-    """The restricted program with the hinge or logistic loss (labels +-1), from the
-    prediction operator ``A`` (n, k m d) itself:
+    """The restricted program with the squared, hinge or logistic loss (labels +-1 for the
+    last two), from the prediction operator ``A`` (n, k m d) itself:
+
+    * squared: min 1/2 ||r||^2 + beta sum t, A x - r = y (n dense rows instead of the dense
+      N x N Gram matrix: the form for working sets wider than the data has rows);
 
     * hinge: min sum s + beta sum t, s >= 0, s_i >= 1 - y_i (A x)_i.  The multipliers
       alpha of the margin rows give the dual direction -y alpha (``ReducedResult.direction``),
@@ -192,16 +195,25 @@ def solve_reduced_loss(
     start = time.perf_counter()
     n, nx = A.shape
     k, nt = nx // (m * d), nx // d
-    n_loss = n if loss == "hinge" else 3 * n  # s, or s, a, b
+    n_loss = 3 * n if loss == "logistic" else n  # r, s, or s, a, b
     n_vars = nx + nt + n_loss
     s0 = nx + nt
     q = np.zeros(n_vars)
     q[nx:s0] = beta
-    q[s0:s0 + n] = 1.0
+    if loss != "squared":
+        q[s0:s0 + n] = 1.0
+    P = sp.csc_matrix((n_vars, n_vars))
     blocks, b_parts, cones = _group_constraints(nx, m, d, owner, rows, n_vars)
-    yA = sp.csc_matrix(y[:, None] * A)
+    yA = None if loss == "squared" else sp.csc_matrix(y[:, None] * A)
     eye = sp.identity(n, format="csc")
-    if loss == "hinge":
+    if loss == "squared":
+        fit = sp.hstack([sp.csc_matrix(A), sp.csc_matrix((n, nt)), -eye], format="csc")
+        blocks = [fit] + blocks
+        b_parts = [y] + b_parts
+        cones = [clarabel.ZeroConeT(n)] + cones
+        P = sp.csc_matrix((np.ones(n), (s0 + np.arange(n), s0 + np.arange(n))),
+                          shape=(n_vars, n_vars))
+    elif loss == "hinge":
         # margin rows first: their multipliers are alpha
         margin = sp.hstack([-yA, sp.csc_matrix((n, nt)), -eye], format="csc")
         nonneg = sp.hstack([sp.csc_matrix((n, nx + nt)), -eye], format="csc")
@@ -232,7 +244,6 @@ def solve_reduced_loss(
     else:
         raise ValueError(f"solve_reduced_loss: unknown loss {loss!r}")
     settings = _settings(tol, time_limit, direct_solve_method, threads)
-    P = sp.csc_matrix((n_vars, n_vars))
     solver = clarabel.DefaultSolver(P, q, sp.vstack(blocks, format="csc"),
                                     np.concatenate(b_parts), cones, settings)
     sol = solver.solve()
