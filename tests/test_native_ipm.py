@@ -21,7 +21,7 @@ from convexbench.native.dense_gram import (
 from convexbench.native.families import family_for
 from convexbench.native.ipm import solve_ipm
 from convexbench.native.nt_cones import Cones, jordan, jordan_solve, max_step_q
-from convexbench.native.reduced import solve_reduced
+from convexbench.native.reduced import solve_reduced, solve_reduced_loss
 from convexbench.programs import make_program
 
 
@@ -283,7 +283,7 @@ def _restricted(model: str, seed: int, k: int, rows_per_col: int):
             which[i, rng.choice(fam.R, min(rows_per_col, fam.R), replace=False)] = True
     owner, rows = fam.cone_rows(cols, which)
     gram, Aty = fam.gram(cols, y)
-    return fam, gram, Aty, beta, owner, rows
+    return fam, gram, Aty, beta, owner, rows, cols
 
 
 def _objective(fam, H, Aty, beta, x):
@@ -295,7 +295,7 @@ def _objective(fam, H, Aty, beta, x):
 @given(seed=st.integers(0, 10_000), k=st.integers(1, 45), rows_per_col=st.integers(0, 25))
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_ipm_matches_clarabel_on_restricted_programs(model, seed, k, rows_per_col):
-    fam, gram, Aty, beta, owner, rows = _restricted(model, seed, k, rows_per_col)
+    fam, gram, Aty, beta, owner, rows, _ = _restricted(model, seed, k, rows_per_col)
     H = gram.full()
     ref = solve_reduced(H, Aty, beta, fam.m, fam.d, owner, rows, tol=1e-10)
     res = solve_ipm(gram, Aty, beta, fam.m, fam.d, owner, rows, tol=1e-10)
@@ -308,6 +308,32 @@ def test_ipm_matches_clarabel_on_restricted_programs(model, seed, k, rows_per_co
     if len(owner):  # feasible for the selected cone rows
         vals = np.einsum("ri,ri->r", rows, x[owner])
         assert vals.min() >= -1e-7 * max(1.0, float(np.abs(x).max()))
+
+
+@pytest.mark.parametrize("model", ["relu2", "relu3"])
+@given(seed=st.integers(0, 10_000), k=st.integers(1, 45), rows_per_col=st.integers(0, 25))
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_squared_clarabel_on_the_prediction_operator_matches_the_gram_form(
+        model, seed, k, rows_per_col):
+    """The squared loss's Clarabel form for wide working sets (n x N operator, residual
+    variables) reaches the optimum of its form on the N x N Gram matrix."""
+    fam, gram, Aty, beta, owner, rows, cols = _restricted(model, seed, k, rows_per_col)
+    y = fam.program.y
+    blocks = fam.prediction_blocks(cols)
+    A = blocks.transpose(1, 0, 2).reshape(blocks.shape[1], -1)
+    by_gram = solve_reduced(gram.full(), Aty, beta, fam.m, fam.d, owner, rows, tol=1e-10)
+    by_operator = solve_reduced_loss(A, y, "squared", beta, fam.m, fam.d, owner, rows,
+                                     tol=1e-10)
+
+    def objective(x):  # the restricted program's own objective (residual and norms)
+        fit = 0.5 * float(np.sum((A @ x.ravel() - y) ** 2))
+        return fit + beta * float(np.linalg.norm(x.reshape(-1, fam.d), axis=1).sum())
+
+    f_gram, f_operator = objective(by_gram.x), objective(by_operator.x)
+    assert abs(f_operator - f_gram) <= 1e-7 * f_gram, (f_operator, f_gram)
+    if len(owner):  # feasible for the selected cone rows, relative to the point's size
+        vals = np.einsum("ri,ri->r", rows, by_operator.x[owner])
+        assert vals.min() >= -1e-7 * float(np.abs(by_operator.x).max())
 
 
 @pytest.mark.parametrize("model", ["gated2", "relu2", "relu3"])
