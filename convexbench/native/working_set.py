@@ -457,10 +457,11 @@ def _solve_restricted(
     """The restricted program by the dense interior-point method, or by Clarabel when asked
     to or when the interior-point method fails numerically on a working set small enough for
     Clarabel's dense KKT system (N <= ``_CLARABEL_FALLBACK_MAX``; beyond that the method's
-    best iterate is returned and the certificate of the outer loop judges it).  ``x0`` (k, m d)
-    is the previous restricted optimum padded with zero rows for the new columns.  Status
-    ``MaxTime`` once ``deadline`` has passed in a solve (``DeadlineExpired`` from a Gram
-    build)."""
+    best iterate is returned and the certificate of the outer loop judges it); Clarabel gets
+    the N x N Gram matrix, or the n x N prediction operator for working sets wider than 2 n.
+    ``x0`` (k, m d) is the previous restricted optimum padded with zero rows for the new
+    columns.  Status ``MaxTime`` once ``deadline`` has passed in a solve (``DeadlineExpired``
+    from a Gram build)."""
     gram = None
     if opts.reduced_solver == "ipm" and opts.gated_newton and _matrix_free(fam, len(cols)):
         # products from X and the masks only; no fallback builds the dense form: a failed
