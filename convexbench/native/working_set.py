@@ -278,6 +278,8 @@ def _grow_to_whole(fam: ColumnFamily, state: _State, opts: NativeOptions) -> boo
     each round a cold solve of nearly the whole program)."""
     if fam.program.loss.name != "squared" or not fam.R or len(state.cols) == fam.n_columns:
         return False
+    if fam.n_columns * fam.R * fam.m * fam.d * 8 > WHOLE_ROW_BYTES:
+        return False  # its cone rows alone would not fit (full-size Fashion-MNIST relu2: 15 GB)
     whole = whole_program_flops(fam)
     current = restricted_flops(fam, len(state.cols), int(state.which.sum()))
     return whole <= opts.whole_switch_ratio * current and _whole_in_time(whole, opts)
@@ -418,6 +420,8 @@ WHOLE_ITERATIONS = 60  # at most this many interior-point iterations (measured 2
 WHOLE_ITERATION_OVERHEAD = 0.01  # ... of at most this many seconds (measured 5-10 ms at the
 WHOLE_FLOP_RATE = 2e9  # smallest programs) plus the flops at this rate (measured 2e9-1e10)
 WHOLE_TIME_MARGIN = 4.0
+WHOLE_ROW_BYTES = 1 << 28  # the working set grows to the whole program only when its cone
+# rows (every column's, m d floats each) take at most this much memory
 _MIN_SEED_ROWS = 16  # the default seed's cap (n / 4) never goes below this
 _SURE_MARGIN = 1e-9  # a lower bound counts above the threshold past this relative margin
 _CLARABEL_FLOP_RATE = 1e9  # Clarabel's speed on a dense n x N restricted program: one
