@@ -145,8 +145,9 @@ def test_switch_to_the_whole_program_reaches_the_working_sets_optimum(seed, mode
 
 def test_switch_to_the_whole_program_follows_the_cost_ratio(whole_calls, monkeypatch):
     """At 1e-3 ||X^T y||_inf the working set grows to most of the 24 columns: with a ratio of
-    3 the run switches to the whole program (once); with 0, for the hinge loss, or when the
-    whole program's rows would not fit in ``WHOLE_ROW_BYTES``, never."""
+    3 the run switches to the whole program (once); with 0, for the hinge loss, under a time
+    limit shorter than twice the whole solve's expected time, or when the whole program's
+    rows would not fit in ``WHOLE_ROW_BYTES``, never."""
     program = _program("relu2", 3, 0.001, n=60)
     fam = family_for(program)
     switched = solve_native(program, replace(NO_FIRST_ROUND, whole_switch_ratio=3.0))
@@ -155,6 +156,9 @@ def test_switch_to_the_whole_program_follows_the_cost_ratio(whole_calls, monkeyp
     solve_native(program, ROUNDS_ONLY)
     solve_native(_program("relu2", 3, 0.001, n=60, loss="hinge"),
                  replace(NO_FIRST_ROUND, whole_switch_ratio=3.0))
+    with monkeypatch.context() as patch:  # the whole solve expected to take hours
+        patch.setattr(ws, "SWITCH_FLOP_RATE", 1.0)
+        solve_native(program, replace(NO_FIRST_ROUND, whole_switch_ratio=3.0, time_limit=60.0))
     monkeypatch.setattr(ws, "WHOLE_ROW_BYTES", fam.n_columns * fam.R * fam.d * 8 - 1)
     solve_native(program, replace(NO_FIRST_ROUND, whole_switch_ratio=3.0))
     assert len(whole_calls) == 1

@@ -271,18 +271,24 @@ def _whole_in_time(flops: float, opts: NativeOptions) -> bool:
     return opts.time_limit is None or opts.time_limit >= WHOLE_TIME_MARGIN * expected
 
 
-def _grow_to_whole(fam: ColumnFamily, state: _State, opts: NativeOptions) -> bool:
+def _grow_to_whole(fam: ColumnFamily, state: _State, opts: NativeOptions,
+                   left: float | None) -> bool:
     """Whether the next round solves the whole program instead of the grown working set: when
     one of its iterations would cost at most ``opts.whole_switch_ratio`` times one on the
     working set (dense optima, most columns in: the rounds left would only add cone rows,
-    each round a cold solve of nearly the whole program)."""
+    each round a cold solve of nearly the whole program), and the time ``left`` (seconds,
+    None: no limit) is ``SWITCH_TIME_MARGIN`` times the solve's expected time at
+    ``SWITCH_FLOP_RATE`` (a cut solve leaves the best feasible point of the rounds before)."""
     if fam.program.loss.name != "squared" or not fam.R or len(state.cols) == fam.n_columns:
         return False
     if fam.n_columns * fam.R * fam.m * fam.d * 8 > WHOLE_ROW_BYTES:
         return False  # its cone rows alone would not fit (full-size Fashion-MNIST relu2: 15 GB)
     whole = whole_program_flops(fam)
     current = restricted_flops(fam, len(state.cols), int(state.which.sum()))
-    return whole <= opts.whole_switch_ratio * current and _whole_in_time(whole, opts)
+    if whole > opts.whole_switch_ratio * current:
+        return False
+    expected = WHOLE_ITERATIONS * (WHOLE_ITERATION_OVERHEAD + whole / SWITCH_FLOP_RATE)
+    return left is None or left >= SWITCH_TIME_MARGIN * expected
 
 
 def at_small_beta(program: ConvexProgram, opts: NativeOptions) -> bool:
@@ -420,6 +426,11 @@ WHOLE_ITERATIONS = 60  # at most this many interior-point iterations (measured 2
 WHOLE_ITERATION_OVERHEAD = 0.01  # ... of at most this many seconds (measured 5-10 ms at the
 WHOLE_FLOP_RATE = 2e9  # smallest programs) plus the flops at this rate (measured 2e9-1e10)
 WHOLE_TIME_MARGIN = 4.0
+SWITCH_FLOP_RATE = 1e10  # the whole programs the working set grew into ran at 1.0e10-3.5e10
+# flops per second (at 1e-3 lambda_max uci:pima relu3, statlog-australian-credit relu2,
+# cylinder-bands relu2, at 1e-2 statlog-german-credit relu2: 4.4e8 / 8.2e8 / 1.15e9 / 2.9e9
+# flops an iteration, 61 / 48 / 42 / 51 iterations in 2.6 / 1.7 / 2.2 / 4.2 s)
+SWITCH_TIME_MARGIN = 2.0
 WHOLE_ROW_BYTES = 1 << 28  # the working set grows to the whole program only when its cone
 # rows (every column's, m d floats each) take at most this much memory
 _MIN_SEED_ROWS = 16  # the default seed's cap (n / 4) never goes below this
@@ -724,7 +735,7 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
                 new_which[i, pruned_rows.get(c, [])] = True
                 entered_along[c] = dirs[i]
             state.add(new_cols, new_x, new_which)
-            if _grow_to_whole(fam, state, opts):
+            if _grow_to_whole(fam, state, opts, deadline.left()):
                 state = _whole(fam, state)
                 whole = True
         certified = (not new and feasible
