@@ -167,6 +167,21 @@ def test_switch_to_the_whole_program_follows_the_cost_ratio(whole_calls, monkeyp
     assert len(whole_calls) == 1
 
 
+def test_warm_start_that_nearly_fills_the_program_starts_whole(whole_calls):
+    """A warm start holding most columns (here the optimum itself, as a regularization path's
+    previous point nearly is at small beta) makes the first round the whole program: one
+    round, certified, at the same optimum."""
+    program = _program("relu2", 3, 0.001, n=60)
+    rounds = solve_native(program, ROUNDS_ONLY)
+    warm = solve_native(program, replace(NO_FIRST_ROUND, whole_switch_ratio=3.0),
+                        warm_start=rounds.solution)
+    assert whole_calls == [family_for(program).n_columns]
+    assert warm.status == "optimal" and warm.iterations == 1
+    certs = [certify(program, run.solution) for run in (warm, rounds)]
+    assert all(cert.holds(1e-6) for cert in certs), certs
+    assert abs(certs[0].objective - certs[1].objective) <= 2e-6 * abs(certs[1].objective)
+
+
 def test_switch_cost_ratio_is_the_iteration_flops():
     """``restricted_flops``: rows x d^2 plus the Gram part (N^3 / 3 up to N = 2 n, else
     n^2 N + n^3 / 3); the whole program is all columns with all their rows."""

@@ -618,7 +618,10 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
             consider(cols, x)
     else:
         state = _State(np.zeros(0, np.int64), np.zeros((0, md)), np.zeros((0, fam.R), bool))
-    whole = _solve_whole(program, fam, opts)  # the next solve is of the whole program
+    # the next solve is of the whole program: a small one at small beta, or one that a warm
+    # start (the previous optimum along a regularization path) already nearly fills
+    whole = _solve_whole(program, fam, opts) or (
+        len(state.cols) > 0 and _grow_to_whole(fam, state, opts, deadline.left()))
     pruned_whole = False  # the point assessed: a whole program's, its rows then pruned
     if whole:
         state = _whole(fam, state)
