@@ -256,19 +256,26 @@ def _solve_whole(program: ConvexProgram, fam: ColumnFamily, opts: NativeOptions)
     under a time limit only when that limit is ``WHOLE_TIME_MARGIN`` times the time the
     solve is expected to take at most (a cut first round leaves the time-limited return
     the working set's entry points, which the whole program has none of)."""
-    if program.loss.name != "squared" or not fam.R:
+    if not _has_whole_route(fam):
         return False
     flops = whole_program_flops(fam)
-    if flops > opts.whole_program_flops or not _whole_in_time(flops, opts):
+    if flops > opts.whole_program_flops or not _time_allows(
+            flops, opts.time_limit, WHOLE_FLOP_RATE, WHOLE_TIME_MARGIN):
         return False
     return at_small_beta(program, opts)
 
 
-def _whole_in_time(flops: float, opts: NativeOptions) -> bool:
-    """Whether a time limit leaves ``WHOLE_TIME_MARGIN`` times the time the whole program's
-    solve is expected to take at most (``flops`` per iteration)."""
-    expected = WHOLE_ITERATIONS * (WHOLE_ITERATION_OVERHEAD + flops / WHOLE_FLOP_RATE)
-    return opts.time_limit is None or opts.time_limit >= WHOLE_TIME_MARGIN * expected
+def _has_whole_route(fam: ColumnFamily) -> bool:
+    """The programs the whole-program solve applies to: squared loss, with cone rows."""
+    return fam.program.loss.name == "squared" and fam.R > 0
+
+
+def _time_allows(flops: float, left: float | None, rate: float, margin: float) -> bool:
+    """Whether ``left`` seconds (None: no limit) are ``margin`` times the time a whole
+    program's solve is expected to take at most: ``WHOLE_ITERATIONS`` iterations of
+    ``flops`` at ``rate`` flops per second plus ``WHOLE_ITERATION_OVERHEAD`` each."""
+    expected = WHOLE_ITERATIONS * (WHOLE_ITERATION_OVERHEAD + flops / rate)
+    return left is None or left >= margin * expected
 
 
 def _grow_to_whole(fam: ColumnFamily, state: _State, opts: NativeOptions,
@@ -279,16 +286,14 @@ def _grow_to_whole(fam: ColumnFamily, state: _State, opts: NativeOptions,
     each round a cold solve of nearly the whole program), and the time ``left`` (seconds,
     None: no limit) is ``SWITCH_TIME_MARGIN`` times the solve's expected time at
     ``SWITCH_FLOP_RATE`` (a cut solve leaves the best feasible point of the rounds before)."""
-    if fam.program.loss.name != "squared" or not fam.R or len(state.cols) == fam.n_columns:
+    if not _has_whole_route(fam) or len(state.cols) == fam.n_columns:
         return False
     if fam.n_columns * fam.R * fam.m * fam.d * 8 > WHOLE_ROW_BYTES:
         return False  # its cone rows alone would not fit (full-size Fashion-MNIST relu2: 15 GB)
     whole = whole_program_flops(fam)
     current = restricted_flops(fam, len(state.cols), int(state.which.sum()))
-    if whole > opts.whole_switch_ratio * current:
-        return False
-    expected = WHOLE_ITERATIONS * (WHOLE_ITERATION_OVERHEAD + whole / SWITCH_FLOP_RATE)
-    return left is None or left >= SWITCH_TIME_MARGIN * expected
+    return (whole <= opts.whole_switch_ratio * current
+            and _time_allows(whole, left, SWITCH_FLOP_RATE, SWITCH_TIME_MARGIN))
 
 
 def at_small_beta(program: ConvexProgram, opts: NativeOptions) -> bool:
@@ -298,8 +303,9 @@ def at_small_beta(program: ConvexProgram, opts: NativeOptions) -> bool:
 
 
 def _whole(fam: ColumnFamily, state: _State) -> _State:
-    """Every column (at the warm start's point where it has one, else zero) with every
-    nonzero cone row: the program itself, for one restricted solve.  Small programs
+    """Every column (at the point of the warm start or of the grown working set where it has
+    one, else zero) with every nonzero cone row: the program itself, for one restricted
+    solve.  Small programs
     (``NativeOptions.whole_program_flops``) spend more on rounds than on this solve:
     measured in process, squared loss, against the working set (uci:monks-2 relu3 at 1e-2
     lambda_max 1.12 -> 0.43 s, uci:horse-colic relu3 at 1e-3 5.0 -> 1.7 s)."""
