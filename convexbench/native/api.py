@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from convexbench.names import LOSSES
 from convexbench.native.group_lasso import fista_gated
+from convexbench.native.row_space import row_space
 from convexbench.native.sample_ipm import solve_gated_in_sample_space, use_sample_ipm
 from convexbench.native.working_set import (
     NativeOptions,
@@ -56,11 +57,31 @@ def solve_native(
     if scaled is not program:
         if warm_start is not None:
             warm_start = to_scaled(warm_start, a, c)
-        run = _solve(scaled, opts, warm_start, method)
+        run = _solve_in_row_space(scaled, opts, warm_start, method)
         run.solution = from_scaled(run.solution, a, c)
         run.trace = trace_from_scaled(run.trace, c)
         return run
-    return _solve(program, opts, warm_start, method)
+    return _solve_in_row_space(program, opts, warm_start, method)
+
+
+def _solve_in_row_space(program: ConvexProgram, opts: NativeOptions,
+                        warm_start: Solution | None, method: str) -> NativeRun:
+    """``_solve`` on the program reduced to the row space of its data when it has more
+    features than samples (``row_space.py``: the same optimum in r = rank X <= n dimensions
+    instead of d; measured in process, relu2 at 1e-2 of ||X^T y||_inf: uci:trains, d = 29 ->
+    7, 3.4x faster; uci:lung-cancer, d = 56 -> 23, 4.1x; Fashion-MNIST 0v6 at 250 images per
+    class, raw pixels, d = 784 -> 499, 1.34x, gated2 2.0x)."""
+    start = time.perf_counter()
+    space = row_space(program, opts.time_limit)
+    if space is None:
+        return _solve(program, opts, warm_start, method)
+    if opts.time_limit is not None:  # the SVD (n^2 d flops) counts against the limit
+        opts = replace(opts, time_limit=opts.time_limit - (time.perf_counter() - start))
+    if warm_start is not None:
+        warm_start = space.to_reduced(warm_start)
+    run = _solve(space.reduce(program), opts, warm_start, method)
+    run.solution = space.from_reduced(run.solution)
+    return run
 
 
 def _solve(program: ConvexProgram, opts: NativeOptions, warm_start: Solution | None,
