@@ -90,3 +90,11 @@ def test_datasets_option_runs_other_sets_and_skips_unknown_names(local_data, cap
         assert exc.value.code == 2
     err = capsys.readouterr().err
     assert "--datasets needs --real" in err and "unknown dataset family 'nope'" in err
+
+
+def test_datasets_option_keeps_the_options_of_each_name():
+    """Dataset names carry their options after commas (fashion-mnist:0v6,n=250): a key=value
+    item of ``--datasets`` belongs to the name before it."""
+    assert bench._names("uci:blood,fold=2,fashion-mnist:0v6,n=250,size=7, uci:pima") == (
+        "uci:blood,fold=2", "fashion-mnist:0v6,n=250,size=7", "uci:pima")
+    assert bench._names("uci:pima,uci:pima") == ("uci:pima",)

@@ -322,7 +322,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --real: these datasets instead of UCI pima, ionosphere "
                              "and breast-cancer-wisc-diag (comma-separated names as "
                              "`convexbench datasets` lists them, e.g. "
-                             "uci:tic-tac-toe,uci:credit-approval), each with relu2 and gated2 "
+                             "uci:tic-tac-toe,uci:credit-approval,fashion-mnist:0v6,n=250; a "
+                             "key=value item belongs to the name before it), each with relu2 "
+                             "and gated2 "
                              f"(P = 100) and relu3 ({RELU3_GROUPS} sub-networks)")
     parser.add_argument("--path", type=_fractions, default=None, metavar="FRACS",
                         help="comma-separated beta/lambda_max, e.g. 1e-1,1e-2,1e-3: every "
@@ -408,7 +410,13 @@ def _fractions(text: str) -> tuple[float, ...]:
 
 def _names(text: str) -> tuple[str, ...]:
     """``--datasets``: comma-separated dataset names of known families, no duplicates."""
-    names = tuple(dict.fromkeys(item.strip() for item in text.split(",") if item.strip()))
+    items: list[str] = []
+    for item in (part.strip() for part in text.split(",")):
+        if items and "=" in item and ":" not in item:
+            items[-1] += "," + item  # an option of the name before (fashion-mnist:0v6,n=250)
+        elif item:
+            items.append(item)
+    names = tuple(dict.fromkeys(items))
     if not names:
         raise argparse.ArgumentTypeError("a comma-separated list of dataset names")
     for name in names:
