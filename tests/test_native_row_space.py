@@ -19,15 +19,17 @@ from convexbench.programs.base import DUAL_HINT
 
 def _wide_program(model: str, seed: int, factor: float, n: int = 12, d: int = 30,
                   rank: int = 8, loss: str = "squared"):
-    """Data of n samples in d > n features and the given rank (rank < n: rank-deficient)."""
+    """n samples in d features of the given rank (X = Z F, Z the n x rank latent factors),
+    targets a ReLU teacher of the factors (hinge: its signs about the median)."""
     rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, rank)) @ rng.standard_normal((rank, d)) / np.sqrt(rank)
-    y = np.maximum(X @ rng.standard_normal((d, 3)), 0) @ rng.standard_normal(3)
-    y += 0.1 * rng.standard_normal(n)
-    if loss != "squared":
-        y = np.where(y >= np.median(y), 1.0, -1.0)
-    beta = factor * float(np.abs(X.T @ y).max())
-    return make_program(model, X, y, beta, patterns=10, seed=seed + 1, loss=loss)
+    Z = rng.standard_normal((n, rank))
+    X = Z @ rng.standard_normal((rank, d)) / np.sqrt(rank)
+    teacher = np.maximum(Z @ rng.standard_normal((rank, 4)), 0.0).sum(axis=1)
+    y = teacher - teacher.mean() + 0.1 * rng.standard_normal(n)
+    labels = np.where(y >= np.median(y), 1.0, -1.0)
+    target = y if loss == "squared" else labels
+    beta = factor * float(np.abs(X.T @ target).max())
+    return make_program(model, X, target, beta, patterns=10, seed=seed + 1, loss=loss)
 
 
 def test_row_space_only_for_wide_data_and_of_the_datas_rank():

@@ -7,7 +7,8 @@ solvers, ``logistic.py``; hinge: an interior-point method with the slacks elimin
 few thousand samples, an interior-point method on the whole program in sample space
 (``sample_ipm.py``: n x n Newton systems; squared, hinge and logistic losses), which takes
 over from the working set as soon as a pricing finds the optimum dense; plus FISTA for
-gated ReLU.
+gated ReLU.  Data with more features than samples is solved in the row space of X
+(``row_space.py``).
 
 Entry points: :func:`solve_native` (one program), :func:`solve_path` (a decreasing beta path
 with warm starts).  The backend wrapper is ``convexbench.backends.native.NativeBackend``.
