@@ -119,6 +119,32 @@ def test_compare_cli_writes_tables(tmp_path, capsys):
     assert list(pd.read_csv(out / "compare.csv").columns) == TABLE_COLUMNS
 
 
+def test_compare_cli_beta_as_a_fraction_of_lambda_max(tmp_path, capsys):
+    """``--beta-frac F`` is beta = F ||X^T y||_inf of the data, one problem per fraction."""
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((25, 3))
+    y = np.tanh(X @ rng.standard_normal(3))
+    data = tmp_path / "data.npz"
+    np.savez(data, X=X, y=y)
+    argv = ["compare", "--data", str(data), "--backends", "clarabel", "--patterns", "8",
+            "--out", str(tmp_path / "out"), "--json", "--quiet", "--no-isolate"]
+    assert main([*argv, "--beta-frac", "0.1", "--beta-frac", "0.01"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert {row["problem"] for row in payload["table"]} == {"beta=0.1 lambda_max",
+                                                            "beta=0.01 lambda_max"}
+    lam = float(np.abs(X.T @ y).max())
+    assert main([*argv, "--beta", str(0.1 * lam)]) == 0
+    by_beta = json.loads(capsys.readouterr().out)["table"][0]["objective"]
+    by_frac = next(row["objective"] for row in payload["table"]
+                   if row["problem"] == "beta=0.1 lambda_max")
+    assert by_frac == pytest.approx(by_beta, rel=1e-6)
+    assert main([*argv, "--beta-frac", "-1"]) == 2
+    with pytest.raises(SystemExit) as exc:  # one or the other: a usage error
+        main([*argv, "--beta", "1", "--beta-frac", "0.1"])
+    assert exc.value.code == 2
+    assert "not allowed with argument --beta" in capsys.readouterr().err
+
+
 def test_compare_cli_user_errors(tmp_path, capsys):
     data = tmp_path / "d.npz"
     np.savez(data, X=np.ones((5, 2)), y=np.ones(5))

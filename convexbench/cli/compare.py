@@ -27,8 +27,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--dataset", action="append", metavar="NAME",
                         help="a registered dataset (repeat for several problems)")
     parser.add_argument("--model", choices=MODELS, default="relu2", help="default relu2")
-    parser.add_argument("--beta", type=float, action="append", required=True,
-                        help="regularization weight (repeat for several problems)")
+    betas = parser.add_mutually_exclusive_group(required=True)
+    betas.add_argument("--beta", type=float, action="append",
+                       help="regularization weight (repeat for several problems)")
+    betas.add_argument("--beta-frac", type=float, action="append", metavar="F",
+                       help="like --beta, as a fraction of lambda_max = ||X^T y||_inf of "
+                            "each data source (beta = F * lambda_max; repeat for several "
+                            "problems), e.g. --beta-frac 0.1 --beta-frac 0.001")
     parser.add_argument("--loss", choices=LOSSES, default="squared")
     parser.add_argument("--patterns", default="100",
                         help="number of sampled patterns/atoms, or 'all' (default 100)")
@@ -85,14 +90,29 @@ def build_problems(args: argparse.Namespace) -> dict:
     for source, X, y in sources:
         if args.max_samples is not None:
             X, y = X[: args.max_samples], y[: args.max_samples]
-        for beta in args.beta:
-            name = source if len(args.beta) == 1 else f"{source} beta={beta:g}"
-            if len(sources) == 1 and len(args.beta) > 1:
-                name = f"beta={beta:g}"
+        for beta, label in _betas(args, X, y):
+            name = source if len(args.beta or args.beta_frac) == 1 else f"{source} {label}"
+            if len(sources) == 1 and len(args.beta or args.beta_frac) > 1:
+                name = label
             problems[name] = make_program(args.model, X, y, beta, loss=args.loss,
                                           patterns=args.patterns, m1=args.m1, form=args.form,
                                           seed=args.seed)
     return problems
+
+
+def _betas(args: argparse.Namespace, X: np.ndarray, y: np.ndarray) -> list[tuple[float, str]]:
+    """(beta, label) per problem on the data (X, y): ``--beta`` as given, or ``--beta-frac``
+    times lambda_max = ||X^T y||_inf of these data."""
+    if args.beta:
+        return [(beta, f"beta={beta:g}") for beta in args.beta]
+    from convexbench.arrays import lambda_max
+
+    scale = lambda_max(X, y)
+    if not scale > 0:
+        raise UserError("--beta-frac needs lambda_max = ||X^T y||_inf > 0; use --beta")
+    if any(not frac > 0 for frac in args.beta_frac):
+        raise UserError("--beta-frac must be positive")
+    return [(frac * scale, f"beta={frac:g} lambda_max") for frac in args.beta_frac]
 
 
 def run(args: argparse.Namespace) -> int:
