@@ -98,3 +98,13 @@ def test_datasets_option_keeps_the_options_of_each_name():
     assert bench._names("uci:blood,fold=2,fashion-mnist:0v6,n=250,size=7, uci:pima") == (
         "uci:blood,fold=2", "fashion-mnist:0v6,n=250,size=7", "uci:pima")
     assert bench._names("uci:pima,uci:pima") == ("uci:pima",)
+
+
+def test_only_matching_no_instance_is_a_usage_error(capsys):
+    """``--only`` is one substring: a list or a typo that matches nothing is a one-line usage
+    error, not an empty run."""
+    with pytest.raises(SystemExit) as exc:
+        bench.main(["native", "--quick", "--only", "relu2,gated2", "--no-conic", "--no-scnn"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--only 'relu2,gated2' matches no instance name" in err and "gated2" in err

@@ -338,7 +338,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="time limit of native and each conic run (seconds)")
     parser.add_argument("--accuracy", default="medium", choices=list(PRESETS),
                         help="the preset every method runs at (default medium)")
-    parser.add_argument("--only", default=None, help="run instances whose name contains this")
+    parser.add_argument("--only", default=None, metavar="TEXT",
+                        help="run the instances whose name contains TEXT (one substring, e.g. "
+                             "relu3, gated2, P=100 for relu2 and gated2, beta=1e-2)")
     parser.add_argument("--loss", default="squared", choices=LOSSES,
                         help="the loss of every instance (hinge / logistic: labels "
                              "sign(y - median y); scnn is skipped)")
@@ -382,7 +384,12 @@ def main(argv: list[str] | None = None) -> int:
             instances += (tuple(at_beta(inst, f) for f in fractions) if fractions
                           else (inst,))
     if args.only:
-        instances = tuple(i for i in instances if args.only in i.name)
+        kept = tuple(i for i in instances if args.only in i.name)
+        if not kept:  # a typo or a list (--only relu2,gated2) would run nothing, silently
+            models = sorted({i.model for i in instances})
+            parser.error(f"--only {args.only!r} matches no instance name (a substring of "
+                         f"names such as {instances[0].name!r}; models: {', '.join(models)})")
+        instances = kept
     rows: list[dict[str, Any]] = []
     for inst in instances:
         program_methods = [(m, t) for m, t in methods
