@@ -39,6 +39,22 @@ def load_data_from_args(args: argparse.Namespace):
     return ds.X_train, ds.y_train, ds.X_test, ds.y_test, ds.name
 
 
+def betas_from_fractions(fractions: list[float], X: np.ndarray, y: np.ndarray
+                         ) -> tuple[list[float], float]:
+    """``--beta-frac``: (beta = F lambda_max for each fraction F, lambda_max = ||X^T y||_inf
+    of the data); a one-line :class:`UserError` for a fraction that is not positive or data
+    with lambda_max = 0."""
+    from convexbench.arrays import lambda_max
+    from convexbench.errors import UserError
+
+    if any(not (math.isfinite(f) and f > 0) for f in fractions):
+        raise UserError("--beta-frac must be positive")
+    scale = lambda_max(X, y)
+    if not scale > 0:
+        raise UserError("--beta-frac needs lambda_max = ||X^T y||_inf > 0; use --beta")
+    return [f * scale for f in fractions], scale
+
+
 def _clean(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _clean(v) for k, v in value.items()}

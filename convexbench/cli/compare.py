@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from convexbench.cli.common import betas_from_fractions
 from convexbench.errors import UserError
 from convexbench.names import DEFAULT_PRESET, LOSSES, MODELS, PRESET_NAMES
 
@@ -90,9 +91,10 @@ def build_problems(args: argparse.Namespace) -> dict:
     for source, X, y in sources:
         if args.max_samples is not None:
             X, y = X[: args.max_samples], y[: args.max_samples]
-        for beta, label in _betas(args, X, y):
-            name = source if len(args.beta or args.beta_frac) == 1 else f"{source} {label}"
-            if len(sources) == 1 and len(args.beta or args.beta_frac) > 1:
+        labelled = _betas(args, X, y)
+        for beta, label in labelled:
+            name = source if len(labelled) == 1 else f"{source} {label}"
+            if len(sources) == 1 and len(labelled) > 1:
                 name = label
             problems[name] = make_program(args.model, X, y, beta, loss=args.loss,
                                           patterns=args.patterns, m1=args.m1, form=args.form,
@@ -105,14 +107,9 @@ def _betas(args: argparse.Namespace, X: np.ndarray, y: np.ndarray) -> list[tuple
     times lambda_max = ||X^T y||_inf of these data."""
     if args.beta:
         return [(beta, f"beta={beta:g}") for beta in args.beta]
-    from convexbench.arrays import lambda_max
-
-    scale = lambda_max(X, y)
-    if not scale > 0:
-        raise UserError("--beta-frac needs lambda_max = ||X^T y||_inf > 0; use --beta")
-    if any(not frac > 0 for frac in args.beta_frac):
-        raise UserError("--beta-frac must be positive")
-    return [(frac * scale, f"beta={frac:g} lambda_max") for frac in args.beta_frac]
+    betas, _ = betas_from_fractions(args.beta_frac, X, y)
+    return [(beta, f"beta={frac:g} lambda_max")
+            for beta, frac in zip(betas, args.beta_frac, strict=True)]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 import math
 
-from convexbench.cli.common import add_data_arguments, load_data_from_args, print_json
+from convexbench.cli.common import (
+    add_data_arguments,
+    betas_from_fractions,
+    load_data_from_args,
+    print_json,
+)
 from convexbench.errors import UserError
 from convexbench.names import DEFAULT_PRESET, LOSSES, MODELS, PRESET_NAMES
 
@@ -131,7 +136,6 @@ def parse_betas(text: str, option: str = "--beta") -> list[float]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from convexbench.arrays import lambda_max
     from convexbench.training import train_convex, train_convex_path
 
     fractions = parse_betas(args.beta_frac, "--beta-frac") if args.beta_frac else None
@@ -139,10 +143,7 @@ def run(args: argparse.Namespace) -> int:
     X, y, X_test, y_test, name = load_data_from_args(args)
     scale = None
     if fractions:
-        scale = lambda_max(X, y)
-        if not scale > 0:
-            raise UserError("--beta-frac needs lambda_max = ||X^T y||_inf > 0; use --beta")
-        betas = [f * scale for f in fractions]
+        betas, scale = betas_from_fractions(fractions, X, y)
     options = {"threads": args.threads, "isolate": args.isolate}
     if args.memory_limit is not None:
         options["memory_limit_mb"] = args.memory_limit
