@@ -160,11 +160,31 @@ def test_switch_to_the_whole_program_follows_the_cost_ratio(whole_calls, monkeyp
     solve_native(_program("relu2", 3, 0.001, n=60, loss="hinge"),
                  replace(NO_FIRST_ROUND, whole_switch_ratio=3.0))
     with monkeypatch.context() as patch:  # the whole solve expected to take hours
-        patch.setattr(ws, "SWITCH_FLOP_RATE", 1.0)
+        patch.setattr(ws, "WHOLE_ITERATIONS", 10**9)
         solve_native(program, replace(NO_FIRST_ROUND, whole_switch_ratio=3.0, time_limit=60.0))
     monkeypatch.setattr(ws, "WHOLE_ROW_BYTES", fam.n_columns * fam.R * fam.d * 8 - 1)
     solve_native(program, replace(NO_FIRST_ROUND, whole_switch_ratio=3.0))
     assert len(whole_calls) == 1
+
+
+def test_switch_time_uses_the_rate_the_last_restricted_solve_ran_at(monkeypatch):
+    """Under a time limit the whole solve's expected time is priced at the rate the last
+    restricted solve ran at when that is faster than ``SWITCH_FLOP_RATE`` (uci:ozone relu2 at
+    1e-2 lambda_max with T = 600 s: refused at 1e10 flops/s, the rounds took 144 s; at the
+    measured 3.1e10 the switch is taken, 62 s), and never at a slower one."""
+    monkeypatch.setattr(ws, "WHOLE_ITERATION_OVERHEAD", 0.0)  # flops alone, at this size
+    program = _program("relu2", 3, 0.001, n=60)
+    fam = family_for(program)
+    k = fam.n_columns - 1
+    state = ws._State(np.arange(k), np.zeros((k, fam.m * fam.d)), np.ones((k, fam.R), bool))
+    expected = ws.WHOLE_ITERATIONS * (ws.WHOLE_ITERATION_OVERHEAD + ws.whole_program_flops(fam)
+                                      / ws.SWITCH_FLOP_RATE)
+    left = 0.9 * ws.SWITCH_TIME_MARGIN * expected
+    opts = NativeOptions(whole_switch_ratio=3.0)
+    assert ws._grow_to_whole(fam, state, opts, None)
+    assert not ws._grow_to_whole(fam, state, opts, left)
+    assert not ws._grow_to_whole(fam, state, opts, left, rate=0.5 * ws.SWITCH_FLOP_RATE)
+    assert ws._grow_to_whole(fam, state, opts, left, rate=100 * ws.SWITCH_FLOP_RATE)
 
 
 def test_warm_start_that_nearly_fills_the_program_starts_whole(whole_calls):

@@ -279,13 +279,14 @@ def _time_allows(flops: float, left: float | None, rate: float, margin: float) -
 
 
 def _grow_to_whole(fam: ColumnFamily, state: _State, opts: NativeOptions,
-                   left: float | None) -> bool:
+                   left: float | None, rate: float = 0.0) -> bool:
     """Whether the next round solves the whole program instead of the grown working set: when
     one of its iterations would cost at most ``opts.whole_switch_ratio`` times one on the
     working set (dense optima, most columns in: the rounds left would only add cone rows,
     each round a cold solve of nearly the whole program), and the time ``left`` (seconds,
-    None: no limit) is ``SWITCH_TIME_MARGIN`` times the solve's expected time at
-    ``SWITCH_FLOP_RATE`` (a cut solve leaves the best feasible point of the rounds before)."""
+    None: no limit) is ``SWITCH_TIME_MARGIN`` times the solve's expected time at ``rate``
+    flops per second, the rate the last restricted solve ran at, or ``SWITCH_FLOP_RATE``
+    when that is more (a cut solve leaves the best feasible point of the rounds before)."""
     if not _has_whole_route(fam) or len(state.cols) == fam.n_columns:
         return False
     if fam.n_columns * fam.R * fam.m * fam.d * 8 > WHOLE_ROW_BYTES:
@@ -293,7 +294,7 @@ def _grow_to_whole(fam: ColumnFamily, state: _State, opts: NativeOptions,
     whole = whole_program_flops(fam)
     current = restricted_flops(fam, len(state.cols), int(state.which.sum()))
     return (whole <= opts.whole_switch_ratio * current
-            and _time_allows(whole, left, SWITCH_FLOP_RATE, SWITCH_TIME_MARGIN))
+            and _time_allows(whole, left, max(rate, SWITCH_FLOP_RATE), SWITCH_TIME_MARGIN))
 
 
 def at_small_beta(program: ConvexProgram, opts: NativeOptions) -> bool:
@@ -432,10 +433,12 @@ WHOLE_ITERATIONS = 60  # at most this many interior-point iterations (measured 2
 WHOLE_ITERATION_OVERHEAD = 0.01  # ... of at most this many seconds (measured 5-10 ms at the
 WHOLE_FLOP_RATE = 2e9  # smallest programs) plus the flops at this rate (measured 2e9-1e10)
 WHOLE_TIME_MARGIN = 4.0
-SWITCH_FLOP_RATE = 1e10  # the whole programs the working set grew into ran at 1.0e10-3.5e10
-# flops per second (at 1e-3 lambda_max uci:pima relu3, statlog-australian-credit relu2,
-# cylinder-bands relu2, at 1e-2 statlog-german-credit relu2: 4.4e8 / 8.2e8 / 1.15e9 / 2.9e9
-# flops an iteration, 61 / 48 / 42 / 51 iterations in 2.6 / 1.7 / 2.2 / 4.2 s)
+SWITCH_FLOP_RATE = 1e10  # unless the last restricted solve ran faster: the whole programs
+# the working set grew into ran at 1.0e10-3.5e10 flops per second (at 1e-3 lambda_max
+# uci:pima relu3, statlog-australian-credit relu2, cylinder-bands relu2, at 1e-2
+# statlog-german-credit relu2: 4.4e8 / 8.2e8 / 1.15e9 / 2.9e9 flops an iteration, 61 / 48 /
+# 42 / 51 iterations in 2.6 / 1.7 / 2.2 / 4.2 s), the restricted solve before each at 0.95 /
+# 1.35 / 1.8 / 1.9e10, slower every time (uci:ozone relu2 at 1e-2: 3.8e10, then 5.6e10)
 SWITCH_TIME_MARGIN = 2.0
 WHOLE_ROW_BYTES = 1 << 28  # the working set grows to the whole program only when its cone
 # rows (every column's, m d floats each) take at most this much memory
@@ -640,6 +643,7 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
     need_solve = len(state.cols) > 0
     solved_rows = int(state.which.sum())
     solver_direction: np.ndarray | None = None
+    rate = 0.0  # flops per second of the last restricted solve (restricted_flops' model)
     interrupted: np.ndarray | None = None  # the iterate of a restricted solve cut short
     entered_along: dict[int, np.ndarray] = {}  # the pricing's point of each column added
     it = 0
@@ -649,8 +653,11 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
             if deadline.expired():
                 status, message = "time_limit", "time limit reached"
                 break
+            tic, flops = time.perf_counter(), restricted_flops(fam, len(state.cols),
+                                                                 int(state.which.sum()))
             try:
                 res = _solve_state(fam, state, y, beta, loss.name, reduced_tol, deadline, opts)
+                rate = flops * res.iterations / max(time.perf_counter() - tic, 1e-9)
             except DeadlineExpired:  # in a Gram build: no iterate of the restricted program
                 status, message = "time_limit", "time limit reached in the reduced solve"
                 break
@@ -744,7 +751,7 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
                 new_which[i, pruned_rows.get(c, [])] = True
                 entered_along[c] = dirs[i]
             state.add(new_cols, new_x, new_which)
-            if _grow_to_whole(fam, state, opts, deadline.left()):
+            if _grow_to_whole(fam, state, opts, deadline.left(), rate):
                 state = _whole(fam, state)
                 whole = True
         certified = (not new and feasible
