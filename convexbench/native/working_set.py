@@ -653,8 +653,8 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
             if deadline.expired():
                 status, message = "time_limit", "time limit reached"
                 break
-            tic, flops = time.perf_counter(), restricted_flops(fam, len(state.cols),
-                                                                 int(state.which.sum()))
+            kept = int(state.which.sum())  # the rows of this solve (it does not change them)
+            tic, flops = time.perf_counter(), restricted_flops(fam, len(state.cols), kept)
             try:
                 res = _solve_state(fam, state, y, beta, loss.name, reduced_tol, deadline, opts)
                 rate = flops * res.iterations / max(time.perf_counter() - tic, 1e-9)
@@ -688,7 +688,6 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
                 solver_direction = default_dual_direction(program,
                                                           fam.predict(state.cols, res.x))
             state.x = res.x
-            kept = int(state.which.sum())
             if opts.prune_rows and res.ok and res.row_duals is not None:
                 _prune_rows(fam, state, res.row_duals, inactive_dropped, whole)
             # a whole program pruned to its relevant rows: a different, better-conditioned
