@@ -3,13 +3,19 @@ and its answers against Clarabel on the same restricted programs."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.linalg import lapack
 
-from convexbench.native import NativeOptions, solve_native
+from convexbench.bench.native import build, real
+from convexbench.certificates import certify
+from convexbench.errors import UnavailableError
+from convexbench.native import NativeOptions, ipm, solve_native
+from convexbench.native import working_set as ws
 from convexbench.native.dense_gram import (
     LowRankGram,
     PackedGram,
@@ -349,3 +355,35 @@ def test_working_set_gives_the_same_optimum_with_either_restricted_solver(model)
     assert all(r.status == "optimal" for r in runs)
     objs = [program.objective(r.solution) for r in runs]
     assert abs(objs[0] - objs[1]) <= 1e-7 * abs(objs[1]), objs
+
+
+def test_a_failed_interior_point_solve_is_retried_refined_before_clarabel(monkeypatch):
+    """Without iterative refinement (``refine_from`` 0) a restricted solve of uci:pima relu2
+    at 1e-3 ||X^T y||_inf ends in NumericalError; the second try, refined from its first
+    iteration, certifies it with no Clarabel solve (which took 19 s there, 10x the rest)."""
+    try:
+        program, _ = build(replace(real("uci:pima", "relu2"), beta_frac=1e-3))
+    except UnavailableError as exc:  # the real data is not local
+        pytest.skip(str(exc))
+    statuses = []
+    solve = ipm.solve_ipm
+
+    def traced(*args, **kwargs):
+        res = solve(*args, **kwargs)
+        statuses.append((kwargs.get("refine_from"), res.status))
+        return res
+
+    def no_clarabel(*args, **kwargs):
+        raise AssertionError("Clarabel fallback")
+
+    monkeypatch.setattr(ipm, "REFINE_FROM", 0.0)
+    monkeypatch.setattr(ws, "solve_ipm", traced)
+    monkeypatch.setattr(ws, "solve_reduced", no_clarabel)
+    monkeypatch.setattr(ws, "_solve_restricted_loss", no_clarabel)
+    run = solve_native(program)
+    assert run.status == "optimal" and certify(program, run.solution).holds(1e-6)
+    failed = [i for i, (where, status) in enumerate(statuses)
+              if where is None and status not in ("Solved", "AlmostSolved")]
+    assert failed, statuses  # the unrefined solve failed at least once ...
+    for i in failed:  # ... and retried, refined from the first iteration, successfully
+        assert statuses[i + 1][0] == np.inf and statuses[i + 1][1] in ("Solved", "AlmostSolved")
