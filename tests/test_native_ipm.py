@@ -180,6 +180,38 @@ def test_cone_rows_in_row_form_give_the_newton_solves_of_the_formed_blocks(
     assert np.linalg.norm(residual) <= 1e-6 * np.linalg.norm(x)
 
 
+@given(st.integers(0, 10_000), st.integers(1, 3), st.integers(1, 8), st.integers(1, 5),
+       st.integers(0, 40))
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_cone_row_blocks_from_outer_products_are_the_loops(monkeypatch, seed, m, k, d, r):
+    """The Newton blocks K_c^T W^-2 K_c that ``Kkt.factor`` adds from the rows' outer products
+    (two sparse products) are the ones its loop over the columns adds, for rows touching one
+    block of their column (relu3's first layer) or several, in any order of owners."""
+    rng = np.random.default_rng(seed)
+    md = m * d
+    owner = rng.integers(0, k, r)
+    rows = rng.standard_normal((r, md))
+    one_block = rng.random(r) < 0.5
+    for i in np.flatnonzero(one_block & (m > 1)):  # zero every block but one
+        keep = rng.integers(0, m)
+        rows[i].reshape(m, d)[np.arange(m) != keep] = 0.0
+    sl, zl = rng.uniform(0.1, 2.0, r), rng.uniform(0.1, 2.0, r)
+    cones = Cones(sl, zl, _interior(rng, k * m, d), _interior(rng, k * m, d))
+    found = []
+    for limit in (ipm.OUTER_PRODUCTS_MAX, 0):  # outer products, then the loop
+        monkeypatch.setattr(ipm, "OUTER_PRODUCTS_MAX", limit)
+        gram = _packed(rng.standard_normal((3, k * md)))
+        blocks = []
+        monkeypatch.setattr(gram, "factor", lambda b, soc, deadline, seen=blocks: (
+            seen.append(b.copy()) or True))
+        kkt = ipm.Kkt(gram, m, d, owner, rows)
+        assert (kkt._outer is not None) == (limit > 0 or kkt.r == 0)
+        assert kkt.factor(cones)
+        found.append(blocks[0])
+    np.testing.assert_allclose(found[0], found[1], rtol=1e-12, atol=1e-12)
+
+
 @given(st.integers(0, 10_000), st.integers(1, 30), st.integers(1, 8), st.integers(1, 10))
 @settings(max_examples=40, deadline=None)
 def test_products_through_x_are_the_rows_products(seed, n, k, d):
