@@ -199,16 +199,21 @@ def test_cone_row_blocks_from_outer_products_are_the_loops(monkeypatch, seed, m,
     sl, zl = rng.uniform(0.1, 2.0, r), rng.uniform(0.1, 2.0, r)
     cones = Cones(sl, zl, _interior(rng, k * m, d), _interior(rng, k * m, d))
     found = []
-    for limit in (ipm.OUTER_PRODUCTS_MAX, 0):  # outer products, then the loop
+    # all rows by outer products; those touching one block only (relu3) by outer products and
+    # the others by the loop; all by the loop
+    for limit, width in ((ipm.OUTER_PRODUCTS_MAX, md), (ipm.OUTER_PRODUCTS_MAX, d), (0, md)):
         monkeypatch.setattr(ipm, "OUTER_PRODUCTS_MAX", limit)
+        monkeypatch.setattr(ipm, "OUTER_WIDTH_MAX", width)
         gram = _packed(rng.standard_normal((3, k * md)))
         blocks = []
         monkeypatch.setattr(gram, "factor", lambda b, soc, deadline, seen=blocks: (
             seen.append(b.copy()) or True))
         kkt = ipm.Kkt(gram, m, d, owner, rows)
-        assert (kkt._outer is not None) == (limit > 0 or kkt.r == 0)
+        n_several = int(np.sum(kkt.row_group == m))  # rows touching several blocks
+        assert (kkt._outer[1] is None) == (n_several * md * md > limit or md > width)
         assert kkt.factor(cones)
         found.append(blocks[0])
+    np.testing.assert_allclose(found[0], found[2], rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(found[0], found[1], rtol=1e-12, atol=1e-12)
 
 

@@ -114,25 +114,23 @@ class Kkt:
         self.block_cols = np.flatnonzero(~self.row_form)
         self._outer = self._row_outer_products()
 
-    def _row_outer_products(self) -> list | None:
+    def _row_outer_products(self) -> list:
         """The formed blocks' cone rows as outer products, for ``factor`` to add K^T W^-2 K
-        to the blocks in two sparse products instead of a loop over the columns: rows of
-        column c touching block j only, as rows c m + j of d^2 entries, and rows touching
-        several, as rows c of (m d)^2; or None above ``OUTER_PRODUCTS_MAX`` entries or rows
-        wider than ``OUTER_WIDTH_MAX`` (where each column's own product dominates the loop's
-        overhead)."""
+        to the blocks by sparse products instead of a loop over the columns: [rows of column
+        c touching block j only, as rows c m + j of d^2 entries; rows touching several, as
+        rows c of (m d)^2], each None (left to the loop) when its rows are wider than
+        ``OUTER_WIDTH_MAX`` (where each column's own product outweighs the loop's overhead)
+        or its outer products would exceed ``OUTER_PRODUCTS_MAX`` entries."""
         m, d, md = self.m, self.d, self.md
         formed = ~self.row_form[self.owner]
-        single = formed & (self.row_group < m)
-        several = formed & (self.row_group == m)
-        entries = int(single.sum()) * d * d + int(several.sum()) * md * md
-        if entries > OUTER_PRODUCTS_MAX or (several.any() and md > OUTER_WIDTH_MAX) or (
-                single.any() and d > OUTER_WIDTH_MAX):
-            return None
         at = np.full(self.k, -1)  # each column's index among the formed blocks
         at[self.block_cols] = np.arange(len(self.block_cols))
         parts = []
-        for idx, width in ((np.flatnonzero(single), d), (np.flatnonzero(several), md)):
+        for idx, width in ((np.flatnonzero(formed & (self.row_group < m)), d),
+                           (np.flatnonzero(formed & (self.row_group == m)), md)):
+            if width > OUTER_WIDTH_MAX or len(idx) * width * width > OUTER_PRODUCTS_MAX:
+                parts.append(None)
+                continue
             if width == d and m > 1:
                 sub = self.rows.reshape(self.r, m, d)[idx, self.row_group[idx]]
                 target = at[self.owner[idx]] * m + self.row_group[idx]
@@ -145,12 +143,14 @@ class Kkt:
         return parts
 
     def _add_row_blocks(self, blocks: np.ndarray, wz: np.ndarray) -> None:
-        """blocks += each formed column's K_c^T diag(wz) K_c, from ``_row_outer_products``."""
+        """blocks += each formed column's K_c^T diag(wz) K_c for the rows of the parts
+        ``_row_outer_products`` made."""
         m, d, md = self.m, self.d, self.md
         kb = blocks.shape[0]
-        for (idx, indptr, outer), width in zip(self._outer, (d, md), strict=True):
-            if not len(idx):
+        for part, width in zip(self._outer, (d, md), strict=True):
+            if part is None or not len(part[0]):
                 continue
+            idx, indptr, outer = part
             segments = sp.csr_matrix((wz[idx], np.arange(len(idx)), indptr),
                                      shape=(len(indptr) - 1, len(idx)))
             summed = segments @ outer
@@ -199,24 +199,24 @@ class Kkt:
             wz = 1.0 / cones.wl**2  # W^{-2} of the rows
             if split:
                 self.gram.cone_row_weights(wz)
-            if self._outer is not None:
-                self._add_row_blocks(blocks, wz)
-                with_rows = np.zeros(kb, dtype=bool)  # done: no loop
-            else:
-                with_rows = np.diff(self.bounds)[self.block_cols] > 0
+            self._add_row_blocks(blocks, wz)
+            loop_single, loop_several = (part is None for part in self._outer)
+            with_rows = np.diff(self.bounds)[self.block_cols] > 0
+            if not (loop_single or loop_several):
+                with_rows[:] = False
             gb = self.group_bounds
             for at, col in zip(np.flatnonzero(with_rows), self.block_cols[with_rows],
                                strict=True):  # columns, not patterns
                 deadline.check()
                 base = col * (m + 1)
-                for j in range(m):  # rows touching block j only: a d x d product
+                for j in range(m if loop_single else 0):  # rows touching block j only
                     lo, hi = gb[base + j], gb[base + j + 1]
                     if hi > lo:
                         Kj = self.rows[lo:hi, j * d:(j + 1) * d]
                         blocks[at, j * d:(j + 1) * d, j * d:(j + 1) * d] += Kj.T @ (
                             wz[lo:hi, None] * Kj)
                 lo, hi = gb[base + m], gb[base + m + 1]
-                if hi > lo:
+                if loop_several and hi > lo:
                     Kc = self.rows[lo:hi]
                     blocks[at] += Kc.T @ (wz[lo:hi, None] * Kc)
         self.alpha, self.c = alpha, c
