@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.linalg import lapack
 
-from convexbench.bench.native import build, real
+from convexbench.bench.native import RELU3_GROUPS, build, real
 from convexbench.certificates import certify
 from convexbench.errors import UnavailableError
 from convexbench.native import NativeOptions, ipm, solve_native
@@ -424,3 +424,38 @@ def test_a_failed_interior_point_solve_is_retried_refined_before_clarabel(monkey
     assert failed, statuses  # the unrefined solve failed at least once ...
     for i in failed:  # ... and retried, refined from the first iteration, successfully
         assert statuses[i + 1][0] == np.inf and statuses[i + 1][1] in ("Solved", "AlmostSolved")
+
+
+def test_interior_point_method_stops_once_it_drifts_from_an_almost_solved_iterate(monkeypatch):
+    """uci:heart-hungarian relu3 at 1e-2 ||X^T y||_inf (solved whole): the method reaches
+    1.1e-9 (tol 1e-9), then its Newton systems lose accuracy and the next iterates drift away.
+    It stops at the first iterate ``DIVERGED`` times worse than its best and returns the best,
+    which certifies."""
+    try:
+        program, _ = build(replace(real("uci:heart-hungarian", "relu3", RELU3_GROUPS),
+                                   beta_frac=1e-2))
+    except UnavailableError as exc:  # the real data is not local
+        pytest.skip(str(exc))
+    measures: list[list[float]] = []
+    stop, solve = ipm.stop_reason, ipm.solve_ipm
+
+    def traced_stop(worst, tol, deadline):
+        measures[-1].append(worst / tol)
+        return stop(worst, tol, deadline)
+
+    def traced_solve(*args, **kwargs):
+        measures.append([])
+        return solve(*args, **kwargs)
+
+    monkeypatch.setattr(ipm, "stop_reason", traced_stop)
+    monkeypatch.setattr(ws, "solve_ipm", traced_solve)
+    run = solve_native(program)
+    assert run.status == "optimal" and certify(program, run.solution).holds(1e-6)
+    drifted = 0
+    for worst in measures:
+        for i in range(1, len(worst)):
+            best = min(worst[:i])
+            if best <= ipm.ALMOST and worst[i] > ipm.DIVERGED * best:
+                assert i == len(worst) - 1, worst  # the first such iterate is the last one
+                drifted += 1
+    assert drifted, measures  # it happens here (five more iterations before the rule)

@@ -37,6 +37,12 @@ ROW_FORM_REFINE = 2  # refinement steps when cone rows are in row form (1 step: 
 # at 1e-2 lambda_max ended most restricted solves AlmostSolved with 30% more iterations)
 
 
+ALMOST = 100.0  # a best iterate within ALMOST x tol is AlmostSolved ...
+DIVERGED = 10.0  # ... and the method stops there once an iterate is DIVERGED x worse: near
+# the optimum the Newton systems lose accuracy, and the iterates after such a jump only drifted
+# further (uci:heart-hungarian relu3 at 1e-2 lambda_max: 1.1e-9 at iteration 41, then 7.8e-9,
+# 3.2e-4, 0.21, 0.30 and a failed factorization at 46)
+
 REFINE_FROM = 1e-5  # directions get their refinement steps once the largest relative gap or
 # residual is at most this; before, the factored solve alone (in process on 23 UCI programs,
 # relu2 / relu3 / gated2 at 1e-1..1e-3 lambda_max: same iterations and certified optima,
@@ -268,7 +274,8 @@ def solve_ipm(
     belongs to; zero rows are dropped; ``samples``, when given, are the same rows as signed
     rows of X (products with them then go through X: ``RowSamples``).  Stops when the
     relative gap and the relative primal and dual residuals are below ``tol``; returns the
-    best iterate seen (x shaped (k, m d)), with status Solved, AlmostSolved (within 100 tol),
+    best iterate seen (x shaped (k, m d)), with status Solved, AlmostSolved (within ``ALMOST``
+    tol; also when an iterate is ``DIVERGED`` times worse than such a best one),
     MaxIterations, MaxTime or NumericalError.  Each direction gets ``refine`` steps of
     iterative refinement once that worst measure is at most ``refine_from`` (default
     ``REFINE_FROM``; every iteration in row form, ``Kkt.row_form``).  The time limit is the
@@ -323,6 +330,8 @@ def solve_ipm(
                 if reason:
                     status = reason
                     break
+                if best[0] <= ALMOST * tol and worst > DIVERGED * best[0]:
+                    break  # at the Newton systems' accuracy: the best iterate, AlmostSolved
                 cones = Cones(sl, zl, sq, zq)
                 if not kkt.factor(cones, deadline):
                     status = "NumericalError"
@@ -352,7 +361,7 @@ def solve_ipm(
             status = "MaxTime"
     # near the optimum the Newton systems lose accuracy: the best iterate seen
     worst, x, zl = best
-    if status != "Solved" and worst <= 100.0 * tol:
+    if status != "Solved" and worst <= ALMOST * tol:
         status = "AlmostSolved"
     return ReducedResult(x.reshape(kkt.k, kkt.md), status, iterations,
                          time.perf_counter() - start, row_duals=kkt.given_order(zl))
