@@ -480,7 +480,8 @@ def _solve_restricted(
     x0: np.ndarray, samples: RowSamples | None = None,
 ) -> ReducedResult:
     """The restricted program by the dense interior-point method, or by Clarabel when asked
-    to or when the interior-point method fails numerically on a working set small enough for
+    to or when the interior-point method fails numerically twice (the second time with its
+    directions refined from the first iteration) on a working set small enough for
     Clarabel's dense KKT system (N <= ``_CLARABEL_FALLBACK_MAX``; beyond that the method's
     best iterate is returned and the certificate of the outer loop judges it); Clarabel gets
     the N x N Gram matrix, or the n x N prediction operator for working sets wider than 2 n.
