@@ -768,10 +768,10 @@ def _working_set(program: ConvexProgram, opts: NativeOptions, warm_start: Soluti
             if _grow_to_whole(fam, state, opts, deadline.left(), rate):
                 state = _whole(fam, state)
                 whole = True
-        # the gap with a margin (``safety``: the final certificate prices exactly and may
-        # differ in rounding), the violation to VIOLATION_SHARE of the tolerance (the final
-        # certificate computes the same quantity from the same point)
-        certified = (not new and feasible and rel_gap <= opts.safety * opts.tol
+        # the gap with a margin (``safety``, on both sides: the final certificate prices
+        # exactly and may differ in rounding), the violation to VIOLATION_SHARE of the
+        # tolerance (the final certificate computes the same quantity from the same point)
+        certified = (not new and feasible and abs(rel_gap) <= opts.safety * opts.tol
                      and failure(rel_gap, violation, VIOLATION_SHARE * opts.tol) is None)
         if certified:  # cone rows violated within the certificate's tolerance need no round
             # more (uci:ozone relu2 at 1e-1 lambda_max: one row, relative violation 2.9e-8,
