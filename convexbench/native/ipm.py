@@ -286,8 +286,9 @@ def solve_ipm(
     deadline = (deadline or NEVER).sooner(time_limit, start)
     refine_from = REFINE_FROM if refine_from is None else refine_from
     kkt = Kkt(gram, m, d, owner, rows, samples)
-    if kkt.row_form.any():  # a Woodbury difference (``take_cone_rows``): refine more
-        refine = max(refine, ROW_FORM_REFINE)
+    if kkt.row_form.any():  # a Woodbury difference (``take_cone_rows``): refine more,
+        refine = max(refine, ROW_FORM_REFINE)  # and from the first iteration
+        refine_from = np.inf
     r, B = kkt.r, kkt.B
     q_x, q_t = -Aty, np.full(B, beta)
     # initial point (CVXOPT): solve with W = I, then shift s and z into the cones
@@ -337,7 +338,7 @@ def solve_ipm(
                     status = "NumericalError"
                     break
                 mu = mu_sum / nu
-                steps = refine if worst <= refine_from or kkt.row_form.any() else 0
+                steps = refine if worst <= refine_from else 0
                 lam_l, lam_q = cones.lam_l, cones.lam_q
 
                 def direction(vl, vq, cones=cones, res=res, steps=steps):
